@@ -1,0 +1,122 @@
+"""The archiver: the only writer of the master dataset.
+
+It resumes from the files themselves (the highest archived offset of each partition), never
+from a consumer group, so a kill at any moment leaves every (partition, offset) in exactly
+one file: a file appears whole through an atomic rename, or not at all.
+"""
+
+import logging
+import threading
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+
+from batch_layer.master_writer import PartitionBuffer, remove_partial_files, write_master_file
+from batch_layer.settings import BatchSettings
+from common.kafka import broker_errors, make_consumer, topic_partitions
+from common.lake import Lake
+from common.locks import exclusive
+
+log = logging.getLogger("archiver")
+
+
+class Archiver:
+    """Consumes every partition and appends offset-range files to the master dataset."""
+
+    def __init__(self, settings: BatchSettings, lake: Lake) -> None:
+        self.settings = settings
+        self.lake = lake
+        self.generation = lake.read_generation()
+        self.buffers: dict[int, PartitionBuffer] = {}
+        self.buffered = 0
+        self.oldest_buffered = 0.0
+        self.archived = 0
+        self.written: dict[int, int] = {}
+
+    def resume_offsets(self) -> dict[int, int]:
+        """Per partition, the offset after the last archived one."""
+        offsets: dict[int, int] = {}
+        for f in self.lake.master_files(self.generation):
+            offsets[f.partition] = max(offsets.get(f.partition, 0), f.last + 1)
+        return offsets
+
+    def run(self, stop: threading.Event) -> None:
+        with exclusive(self.lake.master / ".archiver.lock", "archiver"):
+            removed = remove_partial_files(self.lake, self.generation)
+            if removed:
+                log.info("removed %d partial files left by an earlier run", removed)
+            consumer = make_consumer(self.settings, max_poll_records=50_000)
+            try:
+                self._consume(consumer, stop)
+            finally:
+                consumer.close()
+
+    def _consume(self, consumer: KafkaConsumer, stop: threading.Event) -> None:
+        partitions = topic_partitions(consumer, self.settings.topic)
+        resume = self.resume_offsets()
+        self.written = dict(resume)
+        with broker_errors("cannot assign partitions"):
+            consumer.assign(partitions)
+            for tp in partitions:
+                consumer.seek(tp, resume.get(tp.partition, 0))
+        log.info(
+            "archiving generation %d from offsets %s",
+            self.generation,
+            {tp.partition: resume.get(tp.partition, 0) for tp in partitions},
+        )
+        while not stop.is_set():
+            with broker_errors("cannot fetch records"):
+                batches = consumer.poll(timeout_ms=200)
+            for tp, records in batches.items():
+                self._buffer(tp, records, consumer)
+            if self._flush_due():
+                self.flush()
+        self.flush()
+        log.info("stopped after archiving %d records", self.archived)
+
+    def _buffer(self, tp: TopicPartition, records: list, consumer: KafkaConsumer) -> None:
+        buffer = self.buffers.get(tp.partition)
+        if buffer is None:
+            # The file starts at the position the previous file ended at, so a range of
+            # offsets without records (transaction markers) still chains without a gap.
+            first = self.written.get(tp.partition, records[0].offset)
+            buffer = self.buffers[tp.partition] = PartitionBuffer(first)
+        if not self.buffered:
+            self.oldest_buffered = time.monotonic()
+        for record in records:
+            buffer.add(record.offset, record.value)
+        self.buffered += len(records)
+
+    def _flush_due(self) -> bool:
+        if not self.buffered:
+            return False
+        if self.buffered >= self.settings.archive_max_records:
+            return True
+        return time.monotonic() - self.oldest_buffered >= self.settings.archive_flush_seconds
+
+    def flush(self) -> None:
+        """Write every buffered partition as one file each."""
+        for partition, buffer in sorted(self.buffers.items()):
+            write_master_file(self.lake, self.generation, partition, buffer)
+            self.written[partition] = buffer.last + 1
+            self.archived += len(buffer.rows)
+        if self.buffered:
+            log.debug("archived %d records", self.buffered)
+        self.buffers.clear()
+        self.buffered = 0
+
+
+def main() -> None:
+    """Run the archiver until SIGTERM/SIGINT, then write what is buffered and exit."""
+    from common.lifecycle import stop_event_on_signals
+    from common.logs import setup_logging
+
+    setup_logging("archiver")
+    settings = BatchSettings()
+    lake = Lake(settings.data_dir)
+    lake.ensure()
+    Archiver(settings, lake).run(stop_event_on_signals())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Runs a batch every LAMBDA_BATCH_INTERVAL seconds, each in its own process (a fresh JVM)."""
+
+import logging
+import subprocess
+import sys
+import threading
+import time
+
+from batch_layer.settings import BatchSettings
+
+log = logging.getLogger("scheduler")
+
+
+def run_once() -> bool:
+    """Run one batch in a child process; True on success."""
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "batch_layer.job"], check=False)
+    if result.returncode == 0:
+        log.info("scheduled batch finished in %.1fs", time.monotonic() - started)
+        return True
+    log.error("scheduled batch failed with exit code %d", result.returncode)
+    return False
+
+
+def run_schedule(interval: float, stop: threading.Event) -> None:
+    """Every ``interval`` seconds, run a batch; an interval of 0 schedules nothing."""
+    if interval <= 0:
+        log.info("batch schedule is off (LAMBDA_BATCH_INTERVAL=0); `make batch` runs one")
+        stop.wait()
+        return
+    log.info("a batch runs every %.0fs", interval)
+    while not stop.wait(interval):
+        run_once()
+
+
+def main() -> None:
+    from common.lifecycle import stop_event_on_signals
+    from common.logs import setup_logging
+
+    setup_logging("scheduler")
+    run_schedule(BatchSettings().batch_interval, stop_event_on_signals())
+
+
+if __name__ == "__main__":
+    main()

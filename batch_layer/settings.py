@@ -1,0 +1,16 @@
+"""Settings of the archiver, the batch job and its scheduler."""
+
+from pydantic import Field
+
+from common.settings import CommonSettings
+
+
+class BatchSettings(CommonSettings):
+    """Environment variables of the batch layer (prefix ``LAMBDA_``)."""
+
+    batch_interval: float = Field(default=300, ge=0, description="0 turns the schedule off")
+    archive_flush_seconds: float = Field(default=1.0, gt=0)
+    archive_max_records: int = Field(default=200_000, ge=1)
+    spark_master: str = "local[2]"
+    spark_driver_memory: str = "2g"
+    keep_versions: int = Field(default=3, ge=1)

@@ -1,0 +1,21 @@
+"""The platform's exceptions, all under one root."""
+
+
+class LambdaError(Exception):
+    """Root of every error the platform raises on purpose."""
+
+
+class ViewsError(LambdaError):
+    """The views file is missing or invalid."""
+
+
+class EventError(LambdaError):
+    """An event does not follow the event schema."""
+
+
+class BrokerError(LambdaError):
+    """The Kafka-compatible broker could not be reached or did not acknowledge in time."""
+
+
+class LakeError(LambdaError):
+    """The data directory holds something the platform cannot read."""

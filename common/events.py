@@ -1,0 +1,173 @@
+"""The event schema: validation of what clients post, and the record written to Kafka."""
+
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from common.errors import EventError
+from common.timeutil import MAX_TS_MS, parse_rfc3339
+from common.views import TYPE_RE
+
+MAX_ID_LENGTH = 128
+RESERVED_FIELDS = ("type", "id", "ts")
+
+Scalar = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A validated event: id, type, event time in epoch ms, and its flat properties."""
+
+    id: str
+    type: str
+    ts: int
+    props: dict[str, Scalar]
+
+    def key(self) -> bytes:
+        """The Kafka record key: the event id, so duplicates land in one partition."""
+        return self.id.encode("utf-8")
+
+    def encode(self) -> bytes:
+        """The Kafka record value."""
+        return orjson.dumps({"id": self.id, "type": self.type, "ts": self.ts, "props": self.props})
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one event of a request was refused."""
+
+    index: int
+    field: str | None
+    msg: str
+
+    def as_detail(self) -> dict[str, Any]:
+        loc: list[str | int] = ["body", self.index] + ([self.field] if self.field else [])
+        return {"loc": loc, "index": self.index, "field": self.field, "msg": self.msg}
+
+
+def decode_event(value: bytes) -> Event:
+    """Read a Kafka record value back into an Event."""
+    try:
+        raw = orjson.loads(value)
+        return Event(raw["id"], raw["type"], int(raw["ts"]), raw["props"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise EventError(f"not an event record: {value[:80]!r}") from exc
+
+
+def validate_events(
+    raw_events: list[Any],
+    numeric_fields: dict[str, set[str]],
+    received_ms: int,
+) -> tuple[list[Event], list[Problem]]:
+    """Validate every event of a request; return the events, or every problem found."""
+    events: list[Event] = []
+    problems: list[Problem] = []
+    for index, raw in enumerate(raw_events):
+        found = _check_event(index, raw, numeric_fields)
+        if found:
+            problems.extend(found)
+        elif not problems:
+            events.append(_build_event(raw, received_ms))
+    return ([] if problems else events), problems
+
+
+def _check_event(index: int, raw: Any, numeric_fields: dict[str, set[str]]) -> list[Problem]:
+    if not isinstance(raw, dict):
+        return [Problem(index, None, f"an event must be a JSON object, got {_json_kind(raw)}")]
+    problems = [p for p in (_check_type(index, raw), _check_id(index, raw)) if p]
+    problems += _check_ts(index, raw)
+    numeric = (
+        numeric_fields.get(raw.get("type"), set()) if isinstance(raw.get("type"), str) else set()
+    )
+    for field, value in raw.items():
+        if field in RESERVED_FIELDS:
+            continue
+        problem = _check_property(index, field, value, field in numeric)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def _check_type(index: int, raw: dict[str, Any]) -> Problem | None:
+    if "type" not in raw:
+        return Problem(index, "type", "field required: every event needs a 'type'")
+    value = raw["type"]
+    if not isinstance(value, str) or not TYPE_RE.match(value):
+        return Problem(
+            index, "type", f"must be 1-100 characters of [A-Za-z0-9_.-], got {_short(value)}"
+        )
+    return None
+
+
+def _check_id(index: int, raw: dict[str, Any]) -> Problem | None:
+    if "id" not in raw:
+        return None
+    value = raw["id"]
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_LENGTH:
+        return Problem(
+            index, "id", f"must be a string of 1-{MAX_ID_LENGTH} characters, got {_short(value)}"
+        )
+    return None
+
+
+def _check_ts(index: int, raw: dict[str, Any]) -> list[Problem]:
+    value = raw.get("ts")
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            ts = parse_rfc3339(value)
+        except ValueError as exc:
+            return [Problem(index, "ts", f"{exc}, got {_short(value)}")]
+    elif isinstance(value, int) and not isinstance(value, bool):
+        ts = value
+    else:
+        return [
+            Problem(
+                index,
+                "ts",
+                f"must be an RFC 3339 string or integer epoch milliseconds, got {_short(value)}",
+            )
+        ]
+    if not 0 <= ts <= MAX_TS_MS:
+        return [Problem(index, "ts", f"must lie between 1970 and 9999, got {_short(value)}")]
+    return []
+
+
+def _check_property(index: int, field: str, value: Any, numeric: bool) -> Problem | None:
+    if isinstance(value, dict | list):
+        return Problem(
+            index, field, f"nested {_json_kind(value)}s are not allowed; properties must be flat"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        return Problem(index, field, "must be a finite number")
+    if numeric and (isinstance(value, bool) or not isinstance(value, int | float | None)):
+        return Problem(
+            index, field, f"must be a number or null (a view aggregates it), got {_short(value)}"
+        )
+    return None
+
+
+def _build_event(raw: dict[str, Any], received_ms: int) -> Event:
+    ts_raw = raw.get("ts")
+    ts = parse_rfc3339(ts_raw) if isinstance(ts_raw, str) else ts_raw
+    props = {k: v for k, v in raw.items() if k not in RESERVED_FIELDS}
+    return Event(
+        id=raw.get("id") or str(uuid.uuid4()),
+        type=raw["type"],
+        ts=received_ms if ts is None else ts,
+        props=props,
+    )
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return kinds.get(type(value), "number")
+
+
+def _short(value: Any) -> str:
+    text = orjson.dumps(value).decode() if not isinstance(value, float) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

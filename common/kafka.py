@@ -1,0 +1,163 @@
+"""A thin layer over kafka-python: clients configured one way, errors translated to BrokerError."""
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from common.errors import BrokerError
+from common.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def broker_errors(action: str) -> Iterator[None]:
+    """Translate kafka-python's exceptions into BrokerError at the boundary."""
+    try:
+        yield
+    except KafkaError as exc:
+        raise BrokerError(f"{action}: {type(exc).__name__}: {exc}") from exc
+    except OSError as exc:
+        raise BrokerError(f"{action}: {exc}") from exc
+
+
+def make_producer(settings: CommonSettings, **overrides: Any) -> KafkaProducer:
+    """An idempotent producer that waits for all in-sync replicas."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "api_version": settings.api_version,
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 2,
+        "retries": 5,
+        "max_in_flight_requests_per_connection": 5,
+        "batch_size": 256 * 1024,
+        "max_request_size": 8 * 1024 * 1024,
+        "request_timeout_ms": 5_000,
+        "delivery_timeout_ms": 8_000,
+        "max_block_ms": 5_000,
+        "reconnect_backoff_max_ms": 1_000,
+    }
+    config.update(overrides)
+    with broker_errors(f"cannot connect a producer to {settings.kafka_bootstrap}"):
+        return KafkaProducer(**config)
+
+
+def make_consumer(settings: CommonSettings, **overrides: Any) -> KafkaConsumer:
+    """A consumer without a group: callers assign partitions and keep their own offsets."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "api_version": settings.api_version,
+        "group_id": None,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "fetch_max_wait_ms": 100,
+        "max_partition_fetch_bytes": 4 * 1024 * 1024,
+        "request_timeout_ms": 10_000,
+        "reconnect_backoff_max_ms": 1_000,
+    }
+    config.update(overrides)
+    with broker_errors(f"cannot connect a consumer to {settings.kafka_bootstrap}"):
+        return KafkaConsumer(**config)
+
+
+def ensure_topic(settings: CommonSettings, timeout_s: float = 30.0) -> bool:
+    """Create the events topic if it does not exist; True when this call created it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with broker_errors("cannot create the topic"):
+                admin = KafkaAdminClient(
+                    bootstrap_servers=settings.kafka_bootstrap, api_version=settings.api_version
+                )
+            break
+        except BrokerError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    try:
+        topic = NewTopic(settings.topic, num_partitions=settings.partitions, replication_factor=1)
+        with broker_errors(f"cannot create topic {settings.topic}"):
+            admin.create_topics([topic])
+        log.info("created topic %s with %d partitions", settings.topic, settings.partitions)
+        return True
+    except BrokerError as exc:
+        if isinstance(exc.__cause__, TopicAlreadyExistsError):
+            return False
+        raise
+    finally:
+        admin.close()
+
+
+def topic_partitions(
+    consumer: KafkaConsumer, topic: str, timeout_s: float = 30.0
+) -> list[TopicPartition]:
+    """The topic's partitions, waiting for the broker to know the topic."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with broker_errors(f"cannot read metadata of {topic}"):
+            partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return [TopicPartition(topic, p) for p in sorted(partitions)]
+        if time.monotonic() > deadline:
+            raise BrokerError(f"topic {topic} does not exist (start the pipeline with make run)")
+        time.sleep(0.1)
+
+
+class EndOffsets:
+    """True log-end offsets, read by following the topic's tail.
+
+    Some Kafka-compatible brokers (the bundled Tansu among them) answer ListOffsets with the
+    base offset of the newest record batch rather than the log end, so the end is taken from
+    fetch responses instead: a private consumer reads to the tail on every call.
+    """
+
+    def __init__(self, settings: CommonSettings) -> None:
+        # fetch_max_wait_ms=0 makes Tansu answer fetches with nothing at all; 1 ms works.
+        self._consumer = make_consumer(settings, fetch_max_wait_ms=1)
+        self._lock = threading.Lock()
+        self._partitions = topic_partitions(self._consumer, settings.topic)
+        with broker_errors("cannot list offsets"):
+            self._consumer.assign(self._partitions)
+            listed = self._consumer.end_offsets(self._partitions)
+        for tp in self._partitions:
+            self._consumer.seek(tp, max(listed[tp] - 1, 0))
+
+    @property
+    def partitions(self) -> list[int]:
+        return [tp.partition for tp in self._partitions]
+
+    def read(self, timeout_s: float = 5.0) -> dict[int, int]:
+        """Per partition, the offset the next produced record will get."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock, broker_errors("cannot read the end offsets"):
+            self._forget_highwater()
+            while not self._at_tail():
+                if time.monotonic() > deadline:
+                    raise BrokerError("timed out reading the end offsets")
+                self._consumer.poll(timeout_ms=5, max_records=100_000)
+            return {tp.partition: self._consumer.position(tp) for tp in self._partitions}
+
+    def _forget_highwater(self) -> None:
+        # kafka-python keeps the last fetch response's high watermark; clearing it makes
+        # _at_tail wait for a response to a fetch sent during this call.
+        for tp in self._partitions:
+            self._consumer._subscription.assignment[tp].highwater = None
+
+    def _at_tail(self) -> bool:
+        for tp in self._partitions:
+            highwater = self._consumer.highwater(tp)
+            if highwater is None or self._consumer.position(tp) < highwater:
+                return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._consumer.close()

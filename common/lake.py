@@ -1,0 +1,292 @@
+"""The on-disk layout of the data directory, and the atomic writes that publish into it.
+
+    data/
+      generation                      number of the topic incarnation being archived
+      master/g=<gen>/p=<p>/<first>-<last>.parquet   immutable, one file per offset range
+      batch/versions/<version>/<view>/part-*.parquet  + version.json
+      batch/manifest.json             the newest published batch version
+      speed/snapshots/<seq>/<view>.parquet
+      speed/current.json              the snapshot the serving layer reads
+      run/<service>.pid               process ids under `make run`
+
+Every file a reader may open is published by writing a temporary file and renaming it.
+"""
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from common.errors import LakeError
+
+MASTER_FILE_RE = re.compile(r"^(\d{20})-(\d{20})\.parquet$")
+VERSION_WIDTH = 6
+
+Offsets = dict[int, dict[int, int]]
+"""Per generation, per partition: the last offset covered (inclusive)."""
+
+
+@dataclass(frozen=True)
+class MasterFile:
+    """One immutable master-dataset file: every record of [first, last] in one partition."""
+
+    generation: int
+    partition: int
+    first: int
+    last: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class BatchVersion:
+    """A published batch run: what it covers and where its views are."""
+
+    version: str
+    computed_at: str
+    events: int
+    offsets: Offsets
+    views: tuple[str, ...]
+    duration_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "computed_at": self.computed_at,
+            "events": self.events,
+            "offsets": _offsets_to_json(self.offsets),
+            "views": list(self.views),
+            "duration_s": self.duration_s,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> "BatchVersion":
+        return cls(
+            version=raw["version"],
+            computed_at=raw["computed_at"],
+            events=int(raw["events"]),
+            offsets=_offsets_from_json(raw["offsets"]),
+            views=tuple(raw["views"]),
+            duration_s=float(raw.get("duration_s", 0.0)),
+        )
+
+    def next_offsets(self, generation: int) -> dict[int, int]:
+        """Per partition of ``generation``, the first offset this version does not cover."""
+        return {p: last + 1 for p, last in self.offsets.get(generation, {}).items()}
+
+
+@dataclass(frozen=True)
+class SpeedPointer:
+    """The speed snapshot being served: its base batch version and the offsets it reflects."""
+
+    snapshot: str
+    base_version: str | None
+    generation: int
+    offsets: dict[int, int]  # next offset to read, per partition of `generation`
+    events: int
+    written_at: str
+    views: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "snapshot": self.snapshot,
+            "base_version": self.base_version,
+            "generation": self.generation,
+            "offsets": {str(p): o for p, o in self.offsets.items()},
+            "events": self.events,
+            "written_at": self.written_at,
+            "views": list(self.views),
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> "SpeedPointer":
+        return cls(
+            snapshot=raw["snapshot"],
+            base_version=raw["base_version"],
+            generation=int(raw["generation"]),
+            offsets={int(p): int(o) for p, o in raw["offsets"].items()},
+            events=int(raw["events"]),
+            written_at=raw["written_at"],
+            views=tuple(raw.get("views", ())),
+        )
+
+
+class Lake:
+    """Paths and reads/writes of one data directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.master = root / "master"
+        self.batch = root / "batch"
+        self.versions = self.batch / "versions"
+        self.speed = root / "speed"
+        self.snapshots = self.speed / "snapshots"
+        self.run = root / "run"
+
+    def ensure(self) -> None:
+        """Create the directory skeleton."""
+        for path in (self.master, self.versions, self.snapshots, self.run):
+            path.mkdir(parents=True, exist_ok=True)
+
+    # -- generations: one per incarnation of the topic ------------------------------
+    @property
+    def generation_file(self) -> Path:
+        return self.root / "generation"
+
+    def read_generation(self) -> int:
+        """The current topic generation; LakeError if the pipeline was never prepared."""
+        try:
+            return int(self.generation_file.read_text().strip())
+        except FileNotFoundError as exc:
+            raise LakeError(
+                f"{self.generation_file} is missing: start the pipeline (make run) first, "
+                "or point LAMBDA_DATA_DIR at a running pipeline's data directory"
+            ) from exc
+        except ValueError as exc:
+            raise LakeError(f"{self.generation_file} does not hold a number") from exc
+
+    def start_generation(self) -> int:
+        """Begin a new generation (the topic was just created, so offsets restart at 0)."""
+        try:
+            current = self.read_generation()
+        except LakeError:
+            current = 0
+        write_atomic(self.generation_file, f"{current + 1}\n".encode())
+        return current + 1
+
+    # -- the master dataset ----------------------------------------------------------
+    def master_dir(self, generation: int, partition: int) -> Path:
+        return self.master / f"g={generation:06d}" / f"p={partition}"
+
+    def master_path(self, generation: int, partition: int, first: int, last: int) -> Path:
+        return self.master_dir(generation, partition) / f"{first:020d}-{last:020d}.parquet"
+
+    def master_files(self, generation: int | None = None) -> list[MasterFile]:
+        """Every master file (of one generation, or all), by generation, partition, offset."""
+        files: list[MasterFile] = []
+        for gen_dir in _children(self.master, "g="):
+            gen = int(gen_dir.name[2:])
+            if generation is not None and gen != generation:
+                continue
+            for part_dir in _children(gen_dir, "p="):
+                for path in part_dir.iterdir():
+                    match = MASTER_FILE_RE.match(path.name)
+                    if match:
+                        first, last = int(match[1]), int(match[2])
+                        files.append(MasterFile(gen, int(part_dir.name[2:]), first, last, path))
+        return sorted(files, key=lambda f: (f.generation, f.partition, f.first))
+
+    # -- batch versions --------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.batch / "manifest.json"
+
+    def read_manifest(self) -> BatchVersion | None:
+        """The newest published batch version, or None before the first batch run."""
+        raw = _read_json(self.manifest_path)
+        return None if raw is None else BatchVersion.from_json(raw)
+
+    def read_version(self, version: str) -> BatchVersion | None:
+        raw = _read_json(self.versions / version / "version.json")
+        return None if raw is None else BatchVersion.from_json(raw)
+
+    def publish_manifest(self, version: BatchVersion) -> None:
+        write_atomic(self.manifest_path, json.dumps(version.to_json(), indent=2).encode())
+
+    def next_version(self) -> str:
+        """The name of the version after the newest one on disk."""
+        numbers = [int(p.name) for p in _children(self.versions, "") if p.name.isdigit()]
+        return f"{max(numbers, default=0) + 1:0{VERSION_WIDTH}d}"
+
+    def view_dir(self, version: str, view: str) -> Path:
+        return self.versions / version / view
+
+    def published_versions(self) -> list[str]:
+        return sorted(p.name for p in _children(self.versions, "") if p.name.isdigit())
+
+    # -- speed snapshots -------------------------------------------------------------
+    @property
+    def speed_pointer_path(self) -> Path:
+        return self.speed / "current.json"
+
+    def read_speed_pointer(self) -> SpeedPointer | None:
+        raw = _read_json(self.speed_pointer_path)
+        return None if raw is None else SpeedPointer.from_json(raw)
+
+    def publish_speed_pointer(self, pointer: SpeedPointer) -> None:
+        write_atomic(self.speed_pointer_path, json.dumps(pointer.to_json()).encode())
+
+    def snapshot_dir(self, snapshot: str) -> Path:
+        return self.snapshots / snapshot
+
+    def pid_file(self, service: str) -> Path:
+        return self.run / f"{service}.pid"
+
+
+def contiguous_coverage(files: Iterable[MasterFile]) -> tuple[list[MasterFile], Offsets]:
+    """The files forming an unbroken offset chain per partition, and the last offset covered."""
+    chosen: list[MasterFile] = []
+    offsets: Offsets = {}
+    expected: dict[tuple[int, int], int] = {}
+    for f in sorted(files, key=lambda f: (f.generation, f.partition, f.first)):
+        key = (f.generation, f.partition)
+        if key in expected and f.first != expected[key]:
+            expected[key] = -1  # a gap: nothing after it is covered
+            continue
+        if expected.get(key) == -1:
+            continue
+        chosen.append(f)
+        expected[key] = f.last + 1
+        offsets.setdefault(f.generation, {})[f.partition] = f.last
+    return chosen, offsets
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _children(path: Path, prefix: str) -> list[Path]:
+    if not path.is_dir():
+        return []
+    return sorted(p for p in path.iterdir() if p.is_dir() and p.name.startswith(prefix))
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise LakeError(f"cannot read {path}: {exc}") from exc
+
+
+def _offsets_to_json(offsets: Offsets) -> dict[str, dict[str, int]]:
+    return {str(g): {str(p): o for p, o in parts.items()} for g, parts in offsets.items()}
+
+
+def _offsets_from_json(raw: dict[str, dict[str, int]]) -> Offsets:
+    return {int(g): {int(p): int(o) for p, o in parts.items()} for g, parts in raw.items()}

@@ -1,0 +1,17 @@
+"""One log format for every service, so interleaved `make run` output stays readable."""
+
+import logging
+import os
+
+
+def setup_logging(service: str) -> logging.Logger:
+    """Configure the root logger for ``service`` and return the service's logger."""
+    level = os.environ.get("LAMBDA_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=level,
+        format=f"%(asctime)s {service:<9} %(levelname)-5s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    return logging.getLogger(service)

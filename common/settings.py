@@ -1,0 +1,37 @@
+"""Settings every service reads; each service extends them with its own."""
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """Environment variables shared by all services (prefix ``LAMBDA_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="LAMBDA_", extra="ignore")
+
+    views_file: Path = Path("views.yaml")
+    data_dir: Path = Path("data")
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_api_version: str = Field(
+        default="2.5",
+        description="Kafka protocol version as 'major.minor', or 'auto' to detect it "
+        "(the bundled broker needs 2.5).",
+    )
+    topic: str = "events"
+    partitions: int = Field(default=4, ge=1, le=256)
+
+    @field_validator("kafka_api_version")
+    @classmethod
+    def _check_api_version(cls, value: str) -> str:
+        if value != "auto" and not all(part.isdigit() for part in value.split(".")):
+            raise ValueError("must be 'auto' or a version such as '2.5'")
+        return value
+
+    @property
+    def api_version(self) -> tuple[int, ...] | None:
+        """The version tuple kafka-python expects, or None to auto-detect."""
+        if self.kafka_api_version == "auto":
+            return None
+        return tuple(int(part) for part in self.kafka_api_version.split("."))

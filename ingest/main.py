@@ -1,0 +1,48 @@
+"""Builds the ingest app."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from common.views import Catalog, load_catalog
+from ingest.publisher import Publisher
+from ingest.routes import events, health
+from ingest.settings import IngestSettings
+from ingest.state import IngestState
+
+
+def create_app(settings: IngestSettings | None = None, catalog: Catalog | None = None) -> FastAPI:
+    """The ingest app for one broker and views file."""
+    settings = settings or IngestSettings()
+    catalog = catalog or load_catalog(settings.views_file)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        publisher = Publisher(settings, settings.ack_timeout_seconds)
+        app.state.ingest = IngestState(
+            settings, catalog, catalog.numeric_fields_by_type(), publisher
+        )
+        yield
+        publisher.close()
+
+    app = FastAPI(title="Lambda ingest API", lifespan=lifespan)
+    app.include_router(events.router)
+    app.include_router(health.router)
+    return app
+
+
+def main() -> None:
+    """Serve on LAMBDA_INGEST_PORT until stopped."""
+    import uvicorn
+
+    from common.logs import setup_logging
+
+    setup_logging("ingest")
+    settings = IngestSettings()
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

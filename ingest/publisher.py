@@ -1,0 +1,42 @@
+"""Writes validated events to Kafka and waits until the broker acknowledged every one."""
+
+import time
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from common.errors import BrokerError
+from common.events import Event
+from common.kafka import make_producer
+from common.settings import CommonSettings
+
+
+class Publisher:
+    """An idempotent, acks=all producer shared by every request."""
+
+    def __init__(self, settings: CommonSettings, ack_timeout_s: float) -> None:
+        self.topic = settings.topic
+        self.ack_timeout_s = ack_timeout_s
+        self._settings = settings
+        self._producer: KafkaProducer | None = None
+
+    def publish(self, events: list[Event]) -> None:
+        """Send every event; return once all are acknowledged, or raise BrokerError."""
+        deadline = time.monotonic() + self.ack_timeout_s
+        producer = self._connected()
+        try:
+            futures = [producer.send(self.topic, key=e.key(), value=e.encode()) for e in events]
+            producer.flush(timeout=max(deadline - time.monotonic(), 0.001))
+            for future in futures:
+                future.get(timeout=max(deadline - time.monotonic(), 0.001))
+        except KafkaError as exc:
+            raise BrokerError(f"the broker did not acknowledge in time: {exc}") from exc
+
+    def _connected(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = make_producer(self._settings)
+        return self._producer
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=5)

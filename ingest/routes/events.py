@@ -1,0 +1,59 @@
+"""POST /events."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from common.errors import BrokerError
+from common.events import validate_events
+from common.timeutil import now_ms
+from ingest.body import BodyError, TooLarge, parse_body
+from ingest.state import StateDep
+
+router = APIRouter(tags=["events"])
+
+
+@router.post("/events", status_code=202)
+async def post_events(request: Request, state: StateDep) -> JSONResponse:
+    """Accept events once the broker has acknowledged all of them; all or nothing."""
+    settings = state.settings
+    try:
+        body = await _read_body(request, settings.max_body_bytes)
+        raw = parse_body(body, request.headers.get("content-type", ""), settings.max_events)
+    except TooLarge as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=413)
+    except BodyError as exc:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+    events, problems = validate_events(raw, state.numeric_fields, now_ms())
+    if problems:
+        return JSONResponse({"detail": [p.as_detail() for p in problems]}, status_code=422)
+    ids = [e.id for e in events]
+    try:
+        await run_in_threadpool(state.publisher.publish, events)
+    except BrokerError as exc:
+        return _unavailable(str(exc), ids, settings.retry_after_seconds)
+    return JSONResponse({"accepted": len(events), "ids": ids}, status_code=202)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the body is {int(declared)} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _unavailable(reason: str, ids: list[str], retry_after: int) -> JSONResponse:
+    body: dict[str, Any] = {
+        "detail": f"{reason}. Retry with the same ids (listed here) to avoid double counting.",
+        "ids": ids,
+    }
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(retry_after)})

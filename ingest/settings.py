@@ -1,0 +1,18 @@
+"""Settings of the ingest API."""
+
+from pydantic import Field
+
+from common.settings import CommonSettings
+
+
+class IngestSettings(CommonSettings):
+    """Environment variables of the ingest API (prefix ``LAMBDA_``)."""
+
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = Field(default=8000, ge=1, le=65535)
+    max_events: int = Field(default=10_000, ge=1, description="events per request")
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1, description="bytes per request")
+    ack_timeout_seconds: float = Field(
+        default=8.0, gt=0, description="how long to wait for the broker before answering 503"
+    )
+    retry_after_seconds: int = Field(default=2, ge=1)

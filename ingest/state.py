@@ -1,0 +1,25 @@
+"""What the ingest app holds for its lifetime."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from common.views import Catalog
+from ingest.publisher import Publisher
+from ingest.settings import IngestSettings
+
+
+@dataclass
+class IngestState:
+    settings: IngestSettings
+    catalog: Catalog
+    numeric_fields: dict[str, set[str]]
+    publisher: Publisher
+
+
+def get_state(request: Request) -> IngestState:
+    return request.app.state.ingest
+
+
+StateDep = Annotated[IngestState, Depends(get_state)]

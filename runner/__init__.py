@@ -1,0 +1,1 @@
+"""`make run`: the whole pipeline as supervised local processes."""

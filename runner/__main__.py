@@ -1,0 +1,5 @@
+import sys
+
+from runner.pipeline import main
+
+sys.exit(main())

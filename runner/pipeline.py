@@ -1,0 +1,167 @@
+"""Starts the whole pipeline as local processes and keeps it running until Ctrl-C."""
+
+import logging
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+from common.errors import LambdaError
+from common.kafka import ensure_topic
+from common.lake import Lake
+from common.views import load_catalog
+from runner.broker import start_broker
+from runner.services import Service, Supervisor
+from runner.settings import RunnerSettings
+
+log = logging.getLogger("runner")
+
+# Stopped in this order: intake first, so the archiver can write everything accepted.
+SERVICES = (
+    ("ingest", "ingest"),
+    ("scheduler", "batch_layer.scheduler"),
+    ("serving", "serving_layer"),
+    ("speed", "speed_layer"),
+    ("archiver", "batch_layer.archiver"),
+)
+
+
+class Pipeline:
+    """The broker (when bundled) and every service, supervised."""
+
+    def __init__(self, settings: RunnerSettings) -> None:
+        self.settings = settings
+        self.lake = Lake(settings.data_dir)
+        self.broker: subprocess.Popen[bytes] | None = None
+        services = [Service(name, module, self.lake.pid_file(name)) for name, module in SERVICES]
+        self.supervisor = Supervisor(services, settings.restart_delay_seconds)
+
+    def start(self) -> None:
+        load_catalog(self.settings.views_file)  # an invalid views file stops everything here
+        self.lake.ensure()
+        self._start_broker()
+        self._prepare_topic()
+        self.supervisor.start_all()
+
+    def _start_broker(self) -> None:
+        if not self.settings.local_broker:
+            log.info("using the broker at %s", self.settings.kafka_bootstrap)
+            return
+        self.broker = start_broker(self.settings.kafka_bootstrap, self.lake.run / "broker.log")
+        self.lake.pid_file("broker").write_text(f"{self.broker.pid}\n")
+        log.info(
+            "started the bundled broker at %s (pid %d)",
+            self.settings.kafka_bootstrap,
+            self.broker.pid,
+        )
+
+    def _prepare_topic(self) -> None:
+        created = ensure_topic(self.settings)
+        if created or not self.lake.generation_file.exists():
+            generation = self.lake.start_generation()
+            log.info("topic %s is new: archiving generation %d", self.settings.topic, generation)
+
+    def wait_ready(self, timeout_s: float = 90.0) -> bool:
+        """Wait until both HTTP services answer /health with 200."""
+        deadline = time.monotonic() + timeout_s
+        urls = [self.ingest_url + "/health", self.serving_url + "/health"]
+        while time.monotonic() < deadline:
+            if all(_healthy(url) for url in urls):
+                return True
+            self.supervisor.check()
+            time.sleep(0.2)
+        return False
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.ingest_port}"
+
+    @property
+    def serving_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.serving_port}"
+
+    def watch(self, stop: threading.Event) -> None:
+        """Restart what dies, the broker included, until ``stop`` is set."""
+        while not stop.wait(0.25):
+            if self.broker is not None and self.broker.poll() is not None:
+                self._restart_after_broker_loss()
+            self.supervisor.check()
+
+    def _restart_after_broker_loss(self) -> None:
+        # The bundled broker keeps events in memory only: a new one starts an empty topic,
+        # so every service restarts on a new generation (what was archived stays served).
+        log.error(
+            "the bundled broker exited (code %s); restarting the pipeline",
+            self.broker.returncode if self.broker else None,
+        )
+        self.supervisor.stop_all()
+        self._start_broker()
+        self._prepare_topic()
+        self.supervisor.start_all()
+
+    def stop(self) -> None:
+        self.supervisor.stop_all()
+        if self.broker is not None and self.broker.poll() is None:
+            self.broker.terminate()
+            try:
+                self.broker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.broker.kill()
+            self.lake.pid_file("broker").unlink(missing_ok=True)
+            log.info("stopped the broker")
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def main() -> int:
+    from common.lifecycle import stop_event_on_signals
+    from common.logs import setup_logging
+
+    setup_logging("runner")
+    stop = stop_event_on_signals()
+    try:
+        settings = RunnerSettings()
+        pipeline = Pipeline(settings)
+        pipeline.start()
+    except LambdaError as exc:
+        log.error("cannot start: %s", exc)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if not pipeline.wait_ready():
+            log.error("the services did not become healthy within 90 s; see the log above")
+            return 1
+        print(_banner(pipeline), flush=True)
+        pipeline.watch(stop)
+        log.info("stopping")
+    finally:
+        pipeline.stop()
+    return 0
+
+
+def _banner(pipeline: Pipeline) -> str:
+    settings = pipeline.settings
+    return "\n".join(
+        [
+            "",
+            "Lambda pipeline is running (Ctrl-C stops it):",
+            f"  ingest   {pipeline.ingest_url}/events   (POST events; docs at /docs)",
+            f"  serving  {pipeline.serving_url}/views    (merged queries; docs at /docs)",
+            f"  broker   {settings.kafka_bootstrap}   data in {settings.data_dir}/",
+            f"  batch    every {settings.batch_interval:.0f}s"
+            if settings.batch_interval
+            else "  batch    on demand (make batch)",
+            "",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+from serving_layer.main import main
+
+main()

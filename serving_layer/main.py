@@ -1,0 +1,63 @@
+"""Builds the serving app."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import duckdb
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from common.errors import LakeError
+from common.lake import Lake
+from common.views import Catalog, load_catalog
+from serving_layer.routes import health, views
+from serving_layer.settings import ServingSettings
+from serving_layer.sources import LagProbe
+from serving_layer.state import ServingState
+
+log = logging.getLogger("serving")
+
+
+def create_app(settings: ServingSettings | None = None, catalog: Catalog | None = None) -> FastAPI:
+    """The serving app for one data directory and views file."""
+    settings = settings or ServingSettings()
+    catalog = catalog or load_catalog(settings.views_file)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        connection = duckdb.connect(config={"threads": 2})
+        probe = LagProbe(settings)
+        app.state.serving = ServingState(
+            settings, catalog, Lake(settings.data_dir), connection, probe
+        )
+        yield
+        probe.close()
+        connection.close()
+
+    app = FastAPI(title="Lambda serving layer", lifespan=lifespan)
+    app.include_router(views.router)
+    app.include_router(health.router)
+
+    @app.exception_handler(LakeError)
+    async def lake_error(request: Request, exc: LakeError) -> JSONResponse:
+        log.error("cannot read the data directory: %s", exc)
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    return app
+
+
+def main() -> None:
+    """Serve on LAMBDA_SERVING_PORT until stopped."""
+    import uvicorn
+
+    from common.logs import setup_logging
+
+    setup_logging("serving")
+    settings = ServingSettings()
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.serving_host, port=settings.serving_port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

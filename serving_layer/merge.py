@@ -1,0 +1,101 @@
+"""The merge: batch and speed states combined in DuckDB, distinct counts unioned as sketches."""
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from datasketches import hll_sketch, hll_union
+
+from common.metrics import BUCKET_COLUMN, HLL_LG_K, state_columns
+from common.timeutil import format_bucket
+from common.views import Metric
+from serving_layer.query_spec import QuerySpec
+
+
+def merge_rows(
+    connection: duckdb.DuckDBPyConnection, spec: QuerySpec, files: list[Path]
+) -> list[dict[str, Any]]:
+    """Answer ``spec`` from the given state files (batch and/or speed) of one view."""
+    if not files:
+        return []
+    sql, params = _sql(spec, files)
+    cursor = connection.cursor()
+    try:
+        result = cursor.execute(sql, params)
+        names = [d[0] for d in result.description]
+        records = result.fetchall()
+    finally:
+        cursor.close()
+    return [_row(spec, dict(zip(names, record, strict=True))) for record in records]
+
+
+def _sql(spec: QuerySpec, files: list[Path]) -> tuple[str, list[Any]]:
+    size = spec.bucket_size
+    dims = [_quote(d) for d in spec.group_by]
+    params: list[Any] = [[str(f) for f in files]]
+    where: list[str] = []
+    if spec.start_ms is not None:
+        where.append(f"{BUCKET_COLUMN} >= ?")
+        params.append(-(-spec.start_ms // size) * size)
+    if spec.end_ms is not None:
+        where.append(f"{BUCKET_COLUMN} < ?")
+        params.append(-(-spec.end_ms // size) * size)
+    for dimension, values in spec.filters.items():
+        where.append(f"{_quote(dimension)} IN ({', '.join('?' for _ in values)})")
+        params.extend(values)
+    selects = [f"{BUCKET_COLUMN} - {BUCKET_COLUMN} % {size} AS {BUCKET_COLUMN}", *dims]
+    selects += [_metric_sql(m) for m in spec.view.metrics]
+    order = ", ".join([BUCKET_COLUMN, *dims])
+    sql = (
+        f"SELECT {', '.join(selects)} "
+        "FROM read_parquet(?, union_by_name = true) "
+        f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+        f"GROUP BY {', '.join(str(i) for i in range(1, len(dims) + 2))} "
+        f"ORDER BY {order}"
+    )
+    if spec.limit is not None:
+        sql += f" LIMIT {int(spec.limit)}"
+    return sql, params
+
+
+def _metric_sql(metric: Metric) -> str:
+    columns = {c.part: _quote(c.name) for c in state_columns(metric)}
+    name = _quote(metric.name)
+    match metric.kind:
+        case "count":
+            return f"CAST(sum({columns['count']}) AS BIGINT) AS {name}"
+        case "sum":
+            return f"CASE WHEN sum({columns['n']}) > 0 THEN sum({columns['sum']}) END AS {name}"
+        case "avg":
+            return f"sum({columns['sum']}) / NULLIF(sum({columns['n']}), 0) AS {name}"
+        case "min":
+            return f"min({columns['min']}) AS {name}"
+        case "max":
+            return f"max({columns['max']}) AS {name}"
+    return f"list({columns['hll']}) FILTER (WHERE {columns['hll']} IS NOT NULL) AS {name}"
+
+
+def _row(spec: QuerySpec, raw: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"bucket": format_bucket(raw[BUCKET_COLUMN])}
+    for dimension in spec.group_by:
+        row[dimension] = raw[dimension]
+    for metric in spec.view.metrics:
+        value = raw[metric.name]
+        row[metric.name] = union_estimate(value) if metric.kind == "distinct" else value
+    return row
+
+
+def union_estimate(sketches: list[bytes] | None) -> int:
+    """The distinct count of the union of serialized HLL sketches."""
+    if not sketches:
+        return 0
+    if len(sketches) == 1:
+        return round(hll_sketch.deserialize(sketches[0]).get_estimate())
+    union = hll_union(HLL_LG_K)
+    for blob in sketches:
+        union.update(hll_sketch.deserialize(blob))
+    return round(union.get_estimate())
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

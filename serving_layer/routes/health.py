@@ -1,0 +1,29 @@
+"""GET /health: whether the layer can answer, and how fresh each stage is."""
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from common.errors import LakeError
+from serving_layer.sources import meta, resolve
+from serving_layer.state import StateDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(state: StateDep) -> JSONResponse:
+    """200 with the freshness of the batch and speed views; 503 if the data cannot be read."""
+    try:
+        served = resolve(state.lake)
+    except LakeError as exc:
+        return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
+    lag = state.lag_probe.lag(served)
+    body: dict[str, Any] = {
+        "status": "ok",
+        "broker": lag is not None,
+        **meta(served, lag, "merged"),
+    }
+    body.pop("source")
+    return JSONResponse(body)

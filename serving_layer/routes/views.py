@@ -1,0 +1,72 @@
+"""GET /views and GET /views/{name}."""
+
+import time
+from typing import Annotated, Any
+
+import duckdb
+from fastapi import APIRouter, HTTPException, Query
+
+from common.errors import LakeError
+from serving_layer.merge import merge_rows
+from serving_layer.query_spec import QueryError, parse_query
+from serving_layer.sources import meta, resolve
+from serving_layer.state import StateDep
+
+router = APIRouter(tags=["views"])
+
+READ_ATTEMPTS = 3
+
+
+@router.get("/views")
+def list_views(state: StateDep) -> dict[str, Any]:
+    """Every view of the views file."""
+    return {"views": [view.describe() for view in state.catalog.views]}
+
+
+@router.get("/views/{name}")
+def query_view(
+    name: str,
+    state: StateDep,
+    start: Annotated[str | None, Query(description="RFC 3339, inclusive, on the bucket")] = None,
+    end: Annotated[str | None, Query(description="RFC 3339, exclusive, on the bucket")] = None,
+    granularity: Annotated[str | None, Query(description="the view's own or coarser")] = None,
+    group_by: Annotated[str | None, Query(description="comma-separated dimensions")] = None,
+    filter: Annotated[list[str] | None, Query(description="dimension:value, repeatable")] = None,
+    source: Annotated[str | None, Query(description="merged, batch or speed")] = None,
+    limit: Annotated[int | None, Query(description="rows to return")] = None,
+) -> dict[str, Any]:
+    """The view's rows, batch and speed merged exactly, with freshness in ``meta``."""
+    started = time.perf_counter()
+    view = state.catalog.get(name)
+    if view is None:
+        known = ", ".join(v.name for v in state.catalog.views)
+        raise HTTPException(404, f"no view named {name!r} (views: {known})")
+    try:
+        spec = parse_query(
+            view,
+            start=start,
+            end=end,
+            granularity=granularity,
+            group_by=group_by,
+            filters=filter or [],
+            source=source,
+            limit=limit,
+            max_rows=state.settings.serving_max_rows,
+        )
+    except QueryError as exc:
+        raise HTTPException(
+            422, [{"loc": ["query", exc.param], "msg": exc.message, "type": "value_error"}]
+        ) from exc
+    for attempt in range(READ_ATTEMPTS):
+        served = resolve(state.lake)
+        try:
+            rows = merge_rows(state.duckdb, spec, served.files(view.name, spec.source))
+            break
+        except duckdb.IOException as exc:
+            # A snapshot or version was collected between resolving and reading it.
+            if attempt == READ_ATTEMPTS - 1:
+                raise LakeError(f"the served files kept changing: {exc}") from exc
+    lag = state.lag_probe.lag(served)
+    answer_meta = meta(served, lag, spec.source)
+    answer_meta["query_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return {"view": view.name, "granularity": spec.granularity, "rows": rows, "meta": answer_meta}

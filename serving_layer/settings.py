@@ -1,0 +1,13 @@
+"""Settings of the serving layer."""
+
+from pydantic import Field
+
+from common.settings import CommonSettings
+
+
+class ServingSettings(CommonSettings):
+    """Environment variables of the serving layer (prefix ``LAMBDA_``)."""
+
+    serving_host: str = "127.0.0.1"
+    serving_port: int = Field(default=8001, ge=1, le=65535)
+    serving_max_rows: int = Field(default=100_000, ge=1)

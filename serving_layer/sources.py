@@ -1,0 +1,110 @@
+"""Which batch version and speed snapshot answer a query, and how far behind the speed view is."""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common.errors import BrokerError
+from common.kafka import EndOffsets
+from common.lake import BatchVersion, Lake, SpeedPointer
+from common.settings import CommonSettings
+from common.timeutil import now_ms, parse_rfc3339
+
+log = logging.getLogger("serving")
+
+
+@dataclass(frozen=True)
+class Served:
+    """A consistent pair: the speed snapshot and the batch version it was built on."""
+
+    batch: BatchVersion | None
+    speed: SpeedPointer | None
+    generation: int
+    lake: Lake
+
+    def batch_files(self, view: str) -> list[Path]:
+        if self.batch is None:
+            return []
+        return sorted(self.lake.view_dir(self.batch.version, view).glob("*.parquet"))
+
+    def speed_files(self, view: str) -> list[Path]:
+        if self.speed is None:
+            return []
+        path = self.lake.snapshot_dir(self.speed.snapshot) / f"{view}.parquet"
+        return [path] if path.exists() else []
+
+    def files(self, view: str, source: str) -> list[Path]:
+        batch = self.batch_files(view) if source in ("merged", "batch") else []
+        speed = self.speed_files(view) if source in ("merged", "speed") else []
+        return batch + speed
+
+    def speed_offsets(self) -> dict[int, int]:
+        """Per partition of the current generation, the first offset the speed view lacks."""
+        if self.speed is not None and self.speed.generation == self.generation:
+            return self.speed.offsets
+        return self.batch.next_offsets(self.generation) if self.batch else {}
+
+
+def resolve(lake: Lake) -> Served:
+    """Pair the current speed snapshot with its base batch version (or the newest batch)."""
+    generation = lake.read_generation()
+    pointer = lake.read_speed_pointer()
+    if pointer is not None:
+        batch = lake.read_version(pointer.base_version) if pointer.base_version else None
+    else:
+        batch = lake.read_manifest()
+    return Served(batch=batch, speed=pointer, generation=generation, lake=lake)
+
+
+class LagProbe:
+    """Counts the events on the topic that a speed snapshot does not reflect yet."""
+
+    def __init__(self, settings: CommonSettings) -> None:
+        self.settings = settings
+        self._ends: EndOffsets | None = None
+
+    def lag(self, served: Served) -> int | None:
+        """The lag, or None when the broker cannot be reached."""
+        try:
+            if self._ends is None:
+                self._ends = EndOffsets(self.settings)
+            ends = self._ends.read()
+        except BrokerError as exc:
+            log.warning("cannot read end offsets: %s", exc)
+            self.close()
+            return None
+        reflected = served.speed_offsets()
+        return sum(max(0, end - reflected.get(p, 0)) for p, end in ends.items())
+
+    def close(self) -> None:
+        if self._ends is not None:
+            try:
+                self._ends.close()
+            finally:
+                self._ends = None
+
+
+def meta(served: Served, lag: int | None, source: str) -> dict[str, Any]:
+    """The ``meta`` block of an answer."""
+    batch = served.batch
+    speed = served.speed
+    speed_age = None
+    if speed is not None:
+        speed_age = round((now_ms() - parse_rfc3339(speed.written_at)) / 1000, 3)
+    return {
+        "source": source,
+        "batch": {
+            "version": batch.version if batch else None,
+            "events": batch.events if batch else 0,
+            "computed_at": batch.computed_at if batch else None,
+            "duration_s": batch.duration_s if batch else None,
+        },
+        "speed": {
+            "events": speed.events if speed else 0,
+            "lag": lag,
+            "snapshot": speed.snapshot if speed else None,
+            "written_at": speed.written_at if speed else None,
+            "age_s": speed_age,
+        },
+    }

@@ -1,0 +1,28 @@
+"""What the serving app holds for its lifetime: settings, catalog, DuckDB, the lag probe."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import duckdb
+from fastapi import Depends, Request
+
+from common.lake import Lake
+from common.views import Catalog
+from serving_layer.settings import ServingSettings
+from serving_layer.sources import LagProbe
+
+
+@dataclass
+class ServingState:
+    settings: ServingSettings
+    catalog: Catalog
+    lake: Lake
+    duckdb: duckdb.DuckDBPyConnection
+    lag_probe: LagProbe
+
+
+def get_state(request: Request) -> ServingState:
+    return request.app.state.serving
+
+
+StateDep = Annotated[ServingState, Depends(get_state)]

@@ -1,0 +1,3 @@
+from speed_layer.service import main
+
+main()

@@ -1,0 +1,172 @@
+"""The speed-layer process: consume, fold, snapshot; rebuild onto every new batch version.
+
+The state always reflects exactly the events after the offsets of its base batch version
+(plus archived events of earlier topic generations that no batch covers yet). When a newer
+batch version is published, a fresh state is built from that version's offsets up to at
+least the position already served, and only then does a snapshot name the new base, so the
+serving layer's answers never lose an event they have shown.
+"""
+
+import logging
+import threading
+import time
+
+import orjson
+import pyarrow.parquet as pq
+from kafka import KafkaConsumer, TopicPartition
+
+from batch_layer.master_writer import INVALID_TYPE
+from common.errors import EventError
+from common.events import Event, decode_event
+from common.kafka import broker_errors, make_consumer, topic_partitions
+from common.lake import BatchVersion, Lake
+from common.locks import exclusive
+from common.views import Catalog
+from speed_layer.settings import SpeedSettings
+from speed_layer.snapshots import SnapshotWriter
+from speed_layer.speed_state import SpeedState
+
+log = logging.getLogger("speed")
+
+MANIFEST_CHECK_SECONDS = 0.2
+CATCH_UP_STALL_SECONDS = 10.0
+
+
+class SpeedLayer:
+    """Keeps the speed views of one data directory and publishes their snapshots."""
+
+    def __init__(self, settings: SpeedSettings, lake: Lake, catalog: Catalog) -> None:
+        self.settings = settings
+        self.lake = lake
+        self.catalog = catalog
+        self.generation = lake.read_generation()
+        self.writer = SnapshotWriter(lake, settings.speed_keep_snapshots)
+        self.state = SpeedState(catalog)
+        self.base: BatchVersion | None = None
+        self.partitions: list[TopicPartition] = []
+        self.written_offsets: dict[int, int] | None = None
+        self.invalid_records = 0
+
+    def run(self, stop: threading.Event) -> None:
+        with exclusive(self.lake.speed / ".lock", "speed layer"):
+            consumer = make_consumer(self.settings, max_poll_records=20_000)
+            try:
+                self._run(consumer, stop)
+            finally:
+                consumer.close()
+
+    def _run(self, consumer: KafkaConsumer, stop: threading.Event) -> None:
+        self.partitions = topic_partitions(consumer, self.settings.topic)
+        with broker_errors("cannot assign partitions"):
+            consumer.assign(self.partitions)
+        previous = self.lake.read_speed_pointer()
+        served = previous.offsets if previous and previous.generation == self.generation else {}
+        self._rebuild(consumer, self.lake.read_manifest(), served)
+        last_write = last_check = time.monotonic()
+        while not stop.is_set():
+            self._poll(consumer, self.state, timeout_ms=50)
+            now = time.monotonic()
+            if now - last_check >= MANIFEST_CHECK_SECONDS:
+                last_check = now
+                manifest = self.lake.read_manifest()
+                if manifest is not None and (
+                    self.base is None or manifest.version != self.base.version
+                ):
+                    self._rebuild(consumer, manifest, self._positions(consumer))
+            if now - last_write >= self.settings.speed_snapshot_seconds:
+                last_write = now
+                self._snapshot(consumer)
+
+    def _poll(self, consumer: KafkaConsumer, state: SpeedState, timeout_ms: int) -> int:
+        with broker_errors("cannot fetch records"):
+            batches = consumer.poll(timeout_ms=timeout_ms)
+        count = 0
+        for records in batches.values():
+            for record in records:
+                try:
+                    state.apply(decode_event(record.value))
+                except EventError:
+                    self.invalid_records += 1
+                count += 1
+        return count
+
+    def _positions(self, consumer: KafkaConsumer) -> dict[int, int]:
+        with broker_errors("cannot read positions"):
+            return {tp.partition: consumer.position(tp) for tp in self.partitions}
+
+    def _snapshot(self, consumer: KafkaConsumer, force: bool = False) -> None:
+        offsets = self._positions(consumer)
+        changed = any(v.changed for v in self.state.views.values())
+        if force or changed or offsets != self.written_offsets:
+            base = self.base.version if self.base else None
+            self.writer.write(self.state, base, self.generation, offsets)
+            self.written_offsets = offsets
+
+    def _rebuild(
+        self, consumer: KafkaConsumer, manifest: BatchVersion | None, target: dict[int, int]
+    ) -> None:
+        """Build the state for ``manifest`` from its offsets up to at least ``target``."""
+        started = time.monotonic()
+        state = SpeedState(self.catalog)
+        backlog = self._apply_backlog(state, manifest)
+        starts = manifest.next_offsets(self.generation) if manifest else {}
+        with broker_errors("cannot seek"):
+            for tp in self.partitions:
+                consumer.seek(tp, starts.get(tp.partition, 0))
+        self._catch_up(consumer, state, target)
+        self.state, self.base = state, manifest
+        self.writer.forget_previous()
+        self._snapshot(consumer, force=True)
+        log.info(
+            "speed views rebuilt on batch version %s: %d events (%d from earlier generations) "
+            "in %.1fs",
+            manifest.version if manifest else "none",
+            state.events,
+            backlog,
+            time.monotonic() - started,
+        )
+
+    def _catch_up(self, consumer: KafkaConsumer, state: SpeedState, target: dict[int, int]) -> None:
+        last_progress = time.monotonic()
+        while True:
+            positions = self._positions(consumer)
+            if all(positions.get(p, 0) >= offset for p, offset in target.items()):
+                return
+            if self._poll(consumer, state, timeout_ms=100):
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > CATCH_UP_STALL_SECONDS:
+                log.warning("could not reach offsets %s (at %s); going on", target, positions)
+                return
+
+    def _apply_backlog(self, state: SpeedState, manifest: BatchVersion | None) -> int:
+        """Fold in archived events of earlier topic generations that no batch covers."""
+        covered = manifest.offsets if manifest else {}
+        applied = 0
+        for f in self.lake.master_files():
+            if f.generation >= self.generation:
+                continue
+            last_covered = covered.get(f.generation, {}).get(f.partition, -1)
+            if f.last <= last_covered:
+                continue
+            for row in pq.read_table(f.path).to_pylist():
+                if row["offset"] > last_covered and row["type"] != INVALID_TYPE:
+                    props = orjson.loads(row["props"])
+                    applied += state.apply(Event(row["id"], row["type"], row["ts"], props))
+        return applied
+
+
+def main() -> None:
+    """Run the speed layer until SIGTERM/SIGINT."""
+    from common.lifecycle import stop_event_on_signals
+    from common.logs import setup_logging
+    from common.views import load_catalog
+
+    setup_logging("speed")
+    settings = SpeedSettings()
+    lake = Lake(settings.data_dir)
+    lake.ensure()
+    SpeedLayer(settings, lake, load_catalog(settings.views_file)).run(stop_event_on_signals())
+
+
+if __name__ == "__main__":
+    main()
