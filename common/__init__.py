@@ -1,1 +1,1 @@
-"""What every layer shares: settings, events, view definitions, the data-lake layout, Kafka access."""
+"""What every layer shares: settings, events, views, the data-lake layout, Kafka access."""

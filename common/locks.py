@@ -1,4 +1,4 @@
-"""Advisory file locks: one archiver, one speed layer, one batch run at a time per data directory."""
+"""Advisory file locks: one archiver, speed layer and batch run at a time per data directory."""
 
 import fcntl
 import os

@@ -14,4 +14,6 @@ def setup_logging(service: str) -> logging.Logger:
     )
     logging.getLogger("kafka").setLevel(logging.WARNING)
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    # kafka-python warns when its I/O loop waits on the GIL; that is load, not a fault.
+    logging.getLogger("kafka.net").setLevel(logging.ERROR)
     return logging.getLogger(service)

@@ -25,7 +25,7 @@ def text_of(value: Scalar) -> str | None:
 
 def java_double_text(value: float) -> str:
     """Render a float as Java's Double.toString does (``1.5``, ``3.0``, ``1.0E20``)."""
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         return repr(value)
     magnitude = abs(value)
     if value == 0 or 1e-3 <= magnitude < 1e7:

@@ -109,7 +109,7 @@ def _parse_view(raw: Any, where: str) -> View:
     name = raw.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise ViewsError(f"{where}: field 'name': must match [a-z][a-z0-9_]*, got {name!r}")
-    where = f"{where.split(': view #')[0]}: view '{name}'"
+    where = f"{where.split(': view #', maxsplit=1)[0]}: view '{name}'"
     unknown = set(raw) - {"name", "event_type", "dimensions", "granularity", "metrics"}
     if unknown:
         raise ViewsError(f"{where}: field '{sorted(unknown)[0]}': unknown field")
@@ -139,10 +139,10 @@ def _parse_dimensions(raw: Any, where: str) -> tuple[str, ...]:
     if not isinstance(raw, list):
         raise ViewsError(f"{where}: field 'dimensions': expected a list of field names")
     for dim in raw:
-        if not isinstance(dim, str) or not FIELD_RE.match(dim) or dim in RESERVED:
+        if not isinstance(dim, str) or not FIELD_RE.match(dim) or dim in RESERVED or "__" in dim:
             raise ViewsError(
                 f"{where}: field 'dimensions': {dim!r} is not a usable field name "
-                f"([A-Za-z_][A-Za-z0-9_]*, not one of {', '.join(sorted(RESERVED))})"
+                f"([A-Za-z_][A-Za-z0-9_]* without '__', not one of {', '.join(sorted(RESERVED))})"
             )
     if len(set(raw)) != len(raw):
         raise ViewsError(f"{where}: field 'dimensions': a dimension is listed twice")
@@ -156,10 +156,10 @@ def _parse_metrics(raw: Any, where: str) -> tuple[Metric, ...]:
 
 
 def _parse_metric(name: Any, spec: Any, where: str) -> Metric:
-    if not isinstance(name, str) or not NAME_RE.match(name) or name == "bucket":
+    if not isinstance(name, str) or not NAME_RE.match(name) or name == "bucket" or "__" in name:
         raise ViewsError(
-            f"{where}: field 'metrics': metric name {name!r} must match [a-z][a-z0-9_]* "
-            "and not be 'bucket'"
+            f"{where}: field 'metrics': metric name {name!r} must match [a-z][a-z0-9_]*, "
+            "without '__' (kept for state columns), and not be 'bucket'"
         )
     if spec == "count":
         return Metric(name, "count", None)

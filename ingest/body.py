@@ -24,11 +24,8 @@ class TooLarge(LambdaError):
 
 def parse_body(body: bytes, content_type: str, max_events: int) -> list[Any]:
     """The raw events of a body, not yet validated."""
-    media_type = content_type.split(";")[0].strip().lower()
-    if media_type in NDJSON_TYPES:
-        events = _ndjson(body, max_events)
-    else:
-        events = _json(body)
+    media_type = content_type.split(";", maxsplit=1)[0].strip().lower()
+    events = _ndjson(body, max_events) if media_type in NDJSON_TYPES else _json(body)
     if not events:
         raise BodyError(422, [_problem([], "the request holds no events")])
     if len(events) > max_events:

@@ -13,6 +13,6 @@ class IngestSettings(CommonSettings):
     max_events: int = Field(default=10_000, ge=1, description="events per request")
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1, description="bytes per request")
     ack_timeout_seconds: float = Field(
-        default=8.0, gt=0, description="how long to wait for the broker before answering 503"
+        default=5.0, gt=0, description="how long to wait for the broker before answering 503"
     )
     retry_after_seconds: int = Field(default=2, ge=1)

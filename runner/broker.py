@@ -26,7 +26,7 @@ def tansu_binary() -> Path:
 
 def split_address(bootstrap: str) -> tuple[str, int]:
     """``host:port`` of the first bootstrap server."""
-    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    host, _, port = bootstrap.split(",", maxsplit=1)[0].strip().rpartition(":")
     if not host or not port.isdigit():
         raise BrokerError(f"LAMBDA_KAFKA_BOOTSTRAP must be host:port, got {bootstrap!r}")
     return host, int(port)

@@ -1,5 +1,6 @@
 """Supervised child processes: started, watched, restarted when they die, stopped in order."""
 
+import contextlib
 import logging
 import os
 import signal
@@ -54,10 +55,8 @@ class Service:
 
 
 def _signal_group(pid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signum)
-    except ProcessLookupError:
-        pass
 
 
 class Supervisor:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.errors import BrokerError
+from common.errors import BrokerError, LakeError
 from common.kafka import EndOffsets
 from common.lake import BatchVersion, Lake, SpeedPointer
 from common.settings import CommonSettings
@@ -26,17 +26,29 @@ class Served:
     def batch_files(self, view: str) -> list[Path]:
         if self.batch is None:
             return []
+        if view not in self.batch.views:
+            raise LakeError(
+                f"view {view} is not in batch version {self.batch.version} (views.yaml changed "
+                "since): run `make batch`"
+            )
         return sorted(self.lake.view_dir(self.batch.version, view).glob("*.parquet"))
 
     def speed_files(self, view: str) -> list[Path]:
         if self.speed is None:
             return []
+        if self.speed.views and view not in self.speed.views:
+            raise LakeError(f"the speed layer does not keep view {view}: restart it")
         path = self.lake.snapshot_dir(self.speed.snapshot) / f"{view}.parquet"
         return [path] if path.exists() else []
 
     def files(self, view: str, source: str) -> list[Path]:
+        """The state files answering ``view``; FileNotFoundError if the pair was collected."""
         batch = self.batch_files(view) if source in ("merged", "batch") else []
         speed = self.speed_files(view) if source in ("merged", "speed") else []
+        if source in ("merged", "batch") and self.batch is not None and not batch:
+            raise FileNotFoundError(self.lake.view_dir(self.batch.version, view))
+        if source in ("merged", "speed") and self.speed is not None and not speed:
+            raise FileNotFoundError(self.lake.snapshot_dir(self.speed.snapshot) / view)
         return batch + speed
 
     def speed_offsets(self) -> dict[int, int]:

@@ -62,7 +62,7 @@ def query_view(
         try:
             rows = merge_rows(state.duckdb, spec, served.files(view.name, spec.source))
             break
-        except duckdb.IOException as exc:
+        except (duckdb.IOException, FileNotFoundError) as exc:
             # A snapshot or version was collected between resolving and reading it.
             if attempt == READ_ATTEMPTS - 1:
                 raise LakeError(f"the served files kept changing: {exc}") from exc

@@ -1,0 +1,252 @@
+"""The data-lake layout: coverage of master files, atomic writes, generations, pointers."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from common.errors import LakeError
+from common.lake import (
+    BatchVersion,
+    Lake,
+    MasterFile,
+    SpeedPointer,
+    contiguous_coverage,
+    write_atomic,
+)
+
+
+def mf(generation, partition, first, last):
+    path = Path(f"/nowhere/g={generation}/p={partition}/{first}-{last}.parquet")
+    return MasterFile(generation, partition, first, last, path)
+
+
+# -- contiguous_coverage ---------------------------------------------------------------
+
+
+def test_coverage_of_nothing():
+    assert contiguous_coverage([]) == ([], {})
+
+
+def test_coverage_of_an_unbroken_chain():
+    files = [mf(1, 0, 0, 9), mf(1, 0, 10, 19), mf(1, 0, 20, 20)]
+    chosen, offsets = contiguous_coverage(files)
+    assert chosen == files
+    assert offsets == {1: {0: 20}}
+
+
+def test_coverage_stops_at_a_gap():
+    files = [mf(1, 0, 0, 9), mf(1, 0, 10, 19), mf(1, 0, 25, 30), mf(1, 0, 31, 40)]
+    chosen, offsets = contiguous_coverage(files)
+    assert chosen == files[:2]
+    assert offsets == {1: {0: 19}}
+
+
+def test_a_gap_in_one_partition_does_not_affect_others():
+    files = [
+        mf(1, 0, 0, 4),
+        mf(1, 0, 6, 9),
+        mf(1, 1, 0, 99),
+        mf(1, 1, 100, 199),
+        mf(2, 0, 0, 3),
+        mf(2, 0, 4, 8),
+    ]
+    chosen, offsets = contiguous_coverage(files)
+    assert chosen == [files[0], files[2], files[3], files[4], files[5]]
+    assert offsets == {1: {0: 4, 1: 199}, 2: {0: 8}}
+
+
+def test_coverage_sorts_its_input():
+    files = [mf(2, 0, 5, 9), mf(1, 3, 10, 19), mf(2, 0, 0, 4), mf(1, 3, 0, 9)]
+    chosen, offsets = contiguous_coverage(files)
+    assert chosen == [files[3], files[1], files[2], files[0]]
+    assert offsets == {1: {3: 19}, 2: {0: 9}}
+
+
+def test_an_overlapping_file_counts_as_a_gap():
+    # never produced by the archiver; covering it would count offsets 5-9 twice
+    files = [mf(1, 0, 0, 9), mf(1, 0, 5, 14), mf(1, 0, 15, 20)]
+    chosen, offsets = contiguous_coverage(files)
+    assert chosen == files[:1]
+    assert offsets == {1: {0: 9}}
+
+
+# -- write_atomic ----------------------------------------------------------------------
+
+
+def test_write_atomic_creates_parents_and_replaces(tmp_path):
+    path = tmp_path / "a" / "b" / "file.json"
+    write_atomic(path, b"first")
+    assert path.read_bytes() == b"first"
+    write_atomic(path, b"second, longer")
+    assert path.read_bytes() == b"second, longer"
+    write_atomic(path, b"")
+    assert path.read_bytes() == b""
+    assert sorted(os.listdir(path.parent)) == ["file.json"]  # no temporary file left
+
+
+# -- generations -----------------------------------------------------------------------
+
+
+def test_generation_missing_is_an_error(tmp_path):
+    lake = Lake(tmp_path / "data")
+    with pytest.raises(LakeError, match="is missing"):
+        lake.read_generation()
+
+
+def test_generation_start_and_read(tmp_path):
+    lake = Lake(tmp_path / "data")
+    assert lake.start_generation() == 1
+    assert lake.read_generation() == 1
+    assert lake.start_generation() == 2
+    assert lake.read_generation() == 2
+    assert lake.generation_file.read_text() == "2\n"
+
+
+def test_generation_garbage_is_an_error(tmp_path):
+    lake = Lake(tmp_path)
+    lake.generation_file.write_text("two\n")
+    with pytest.raises(LakeError, match="does not hold a number"):
+        lake.read_generation()
+
+
+# -- the master dataset ----------------------------------------------------------------
+
+
+def test_master_path_layout(tmp_path):
+    lake = Lake(tmp_path)
+    path = lake.master_path(3, 2, 0, 41)
+    assert path == tmp_path / "master" / "g=000003" / "p=2" / (
+        "00000000000000000000-00000000000000000041.parquet"
+    )
+
+
+def test_master_files_parses_names_and_sorts(tmp_path):
+    lake = Lake(tmp_path)
+    lake.ensure()
+    wanted = [(1, 0, 0, 9), (1, 0, 10, 19), (1, 1, 0, 4), (1, 10, 0, 0), (2, 0, 0, 99)]
+    for g, p, first, last in reversed(wanted):
+        path = lake.master_path(g, p, first, last)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    # things that are not master files
+    part = lake.master_dir(1, 0)
+    (part / ".00000000000000000020-00000000000000000029.parquet.tmp-1").write_bytes(b"")
+    (part / "20-29.parquet").write_bytes(b"")
+    (part / "00000000000000000020-00000000000000000029.json").write_bytes(b"")
+    (lake.master / "g=000001" / "notes").mkdir()
+    (lake.master / ".archiver.lock").write_bytes(b"")
+
+    files = lake.master_files()
+    assert [(f.generation, f.partition, f.first, f.last) for f in files] == wanted
+    assert all(f.path == lake.master_path(*key) for f, key in zip(files, wanted, strict=True))
+    only_two = lake.master_files(generation=2)
+    assert [(f.generation, f.partition, f.first, f.last) for f in only_two] == [(2, 0, 0, 99)]
+    assert lake.master_files(generation=7) == []
+
+
+def test_master_files_of_an_empty_lake(tmp_path):
+    assert Lake(tmp_path / "never-created").master_files() == []
+
+
+# -- batch versions and the speed pointer ------------------------------------------------
+
+
+def a_version(version="000003"):
+    return BatchVersion(
+        version=version,
+        computed_at="2026-01-31T17:00:00.000000Z",
+        events=1234,
+        offsets={1: {0: 99, 1: 5}, 2: {0: 7}},
+        views=("page_views_by_page", "revenue_by_country"),
+        duration_s=12.5,
+    )
+
+
+def test_batch_version_json_round_trip():
+    version = a_version()
+    text = json.dumps(version.to_json())
+    assert json.loads(text)["offsets"] == {"1": {"0": 99, "1": 5}, "2": {"0": 7}}
+    assert BatchVersion.from_json(json.loads(text)) == version
+
+
+def test_batch_version_without_duration():
+    raw = a_version().to_json()
+    del raw["duration_s"]
+    assert BatchVersion.from_json(raw).duration_s == 0.0
+
+
+def test_next_offsets():
+    version = a_version()
+    assert version.next_offsets(1) == {0: 100, 1: 6}
+    assert version.next_offsets(2) == {0: 8}
+    assert version.next_offsets(3) == {}
+
+
+def test_speed_pointer_json_round_trip():
+    pointer = SpeedPointer(
+        snapshot="000042",
+        base_version="000003",
+        generation=2,
+        offsets={0: 10, 3: 0},
+        events=17,
+        written_at="2026-01-31T17:00:00.000000Z",
+        views=("a", "b"),
+    )
+    raw = json.loads(json.dumps(pointer.to_json()))
+    assert raw["offsets"] == {"0": 10, "3": 0}
+    assert SpeedPointer.from_json(raw) == pointer
+
+
+def test_speed_pointer_without_base_version_or_views():
+    raw = {
+        "snapshot": "000001",
+        "base_version": None,
+        "generation": 1,
+        "offsets": {},
+        "events": 0,
+        "written_at": "2026-01-31T17:00:00Z",
+    }
+    pointer = SpeedPointer.from_json(raw)
+    assert pointer.base_version is None
+    assert pointer.views == ()
+    assert pointer.offsets == {}
+
+
+def test_manifest_publish_and_read(tmp_path):
+    lake = Lake(tmp_path)
+    assert lake.read_manifest() is None
+    lake.publish_manifest(a_version("000001"))
+    lake.publish_manifest(a_version("000002"))
+    assert lake.read_manifest() == a_version("000002")
+
+
+def test_speed_pointer_publish_and_read(tmp_path):
+    lake = Lake(tmp_path)
+    assert lake.read_speed_pointer() is None
+    pointer = SpeedPointer("000001", None, 1, {0: 3}, 3, "2026-01-31T17:00:00Z", ("v",))
+    lake.publish_speed_pointer(pointer)
+    assert lake.read_speed_pointer() == pointer
+
+
+def test_a_corrupt_manifest_is_a_lake_error(tmp_path):
+    lake = Lake(tmp_path)
+    write_atomic(lake.manifest_path, b"{not json")
+    with pytest.raises(LakeError, match="cannot read"):
+        lake.read_manifest()
+
+
+def test_versions_are_numbered_after_the_newest(tmp_path):
+    lake = Lake(tmp_path)
+    lake.ensure()
+    assert lake.next_version() == "000001"
+    assert lake.published_versions() == []
+    for name in ("000001", "000009", "000010.tmp", "junk"):
+        (lake.versions / name).mkdir()
+    assert lake.published_versions() == ["000001", "000009"]
+    assert lake.next_version() == "000010"
+    document = json.dumps(a_version().to_json()).encode()
+    write_atomic(lake.versions / "000001" / "version.json", document)
+    assert lake.read_version("000001") == a_version()
+    assert lake.read_version("000009") is None

@@ -1,0 +1,330 @@
+"""Session fixtures: the real pipeline (`python -m runner`) on free ports, a ledger of every
+accepted event, and a DuckDB ground truth to compare merged answers with."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import pyarrow as pa
+import pytest
+
+from common.lake import Lake
+from common.timeutil import GRANULARITY_MS, format_bucket
+from common.views import Catalog, View, load_catalog
+
+ROOT = Path(__file__).resolve().parents[2]
+VIEWS_FILE = Path(__file__).with_name("views.yaml")
+START_TIMEOUT_S = 120
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, timeout_s: float, what: str, interval_s: float = 0.1) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Pipeline:
+    """A running pipeline and the ways a test talks to it."""
+
+    data_dir: Path
+    env: dict[str, str]
+    ingest_url: str
+    serving_url: str
+    log_path: Path
+    catalog: Catalog
+    client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(self.data_dir)
+
+    def post(
+        self, body: Any = None, *, content: bytes | None = None, headers=None
+    ) -> httpx.Response:
+        if content is not None:
+            return self.client.post(f"{self.ingest_url}/events", content=content, headers=headers)
+        return self.client.post(f"{self.ingest_url}/events", json=body, headers=headers)
+
+    def query(self, view: str, **params: Any) -> dict[str, Any]:
+        response = self.client.get(f"{self.serving_url}/views/{view}", params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_caught_up(self, timeout_s: float = 60, version: str | None = None) -> None:
+        """Until the speed view reflects every event on the topic (and, if given, the batch
+        version served is ``version``)."""
+
+        def caught_up() -> bool:
+            meta = self.query(self.catalog.views[0].name, limit=1)["meta"]
+            if version is not None and meta["batch"]["version"] != version:
+                return False
+            return meta["speed"]["lag"] == 0
+
+        wait_for(caught_up, timeout_s, f"speed lag 0 (batch version {version})")
+
+    def run_batch(self) -> str:
+        """`make batch`'s command; returns the published version."""
+        result = subprocess.run(
+            [sys.executable, "-m", "batch_layer.job"],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        manifest = self.lake.read_manifest()
+        assert manifest is not None
+        return manifest.version
+
+    def pid(self, service: str) -> int:
+        return int(self.lake.pid_file(service).read_text())
+
+    def kill9(self, service: str) -> None:
+        """kill -9 a service and wait until the runner has started a new one."""
+        old = self.pid(service)
+        os.kill(old, signal.SIGKILL)
+
+        def restarted() -> bool:
+            try:
+                return self.pid(service) != old
+            except (FileNotFoundError, ValueError):
+                return False
+
+        wait_for(restarted, 10, f"{service} to be restarted")
+
+    def log_tail(self, lines: int = 80) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """The whole pipeline started by `python -m runner`, as `make run` does."""
+    base = tmp_path_factory.mktemp("pipeline")
+    data_dir = base / "data"
+    ingest_port, serving_port, broker_port = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "LAMBDA_DATA_DIR": str(data_dir),
+        "LAMBDA_VIEWS_FILE": str(VIEWS_FILE),
+        "LAMBDA_KAFKA_BOOTSTRAP": f"127.0.0.1:{broker_port}",
+        "LAMBDA_INGEST_PORT": str(ingest_port),
+        "LAMBDA_SERVING_PORT": str(serving_port),
+        "LAMBDA_BATCH_INTERVAL": "0",
+        "LAMBDA_LOCAL_BROKER": "1",
+    }
+    log_path = base / "pipeline.log"
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "runner"],
+            env=env,
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    handle = Pipeline(
+        data_dir=data_dir,
+        env=env,
+        ingest_url=f"http://127.0.0.1:{ingest_port}",
+        serving_url=f"http://127.0.0.1:{serving_port}",
+        log_path=log_path,
+        catalog=load_catalog(VIEWS_FILE),
+    )
+    try:
+        wait_for(
+            lambda: process.poll() is not None or "pipeline is running" in log_path.read_text(),
+            START_TIMEOUT_S,
+            "the pipeline to start",
+            interval_s=0.2,
+        )
+        assert process.poll() is None, f"the runner exited:\n{handle.log_tail()}"
+        yield handle
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        handle.client.close()
+
+
+@pytest.fixture(autouse=True)
+def _dump_pipeline_log_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed and "pipeline" in request.fixturenames:
+        handle: Pipeline = request.getfixturevalue("pipeline")
+        sys.stderr.write(f"\n--- pipeline log (tail) ---\n{handle.log_tail()}\n")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+class Ledger:
+    """Every event the pipeline accepted (202), in order, with the same id counted once."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def record(self, events: list[dict[str, Any]], ids: list[str]) -> None:
+        with self._lock:
+            for event, assigned in zip(events, ids, strict=True):
+                self.events.append({**event, "id": assigned})
+
+    def post(self, pipeline: Pipeline, events: list[dict[str, Any]]) -> None:
+        """Post events that must be accepted, and remember them."""
+        response = pipeline.post(events)
+        assert response.status_code == 202, response.text
+        self.record(events, response.json()["ids"])
+
+    def distinct_ids(self, event_type: str | None = None) -> set[str]:
+        with self._lock:
+            return {e["id"] for e in self.events if event_type in (None, e["type"])}
+
+
+@pytest.fixture(scope="session")
+def ledger() -> Ledger:
+    return Ledger()
+
+
+class GroundTruth:
+    """The answer a view must give, computed by DuckDB straight from the ledger."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._cached: tuple[int, pa.Table] | None = None
+
+    def _table(self) -> pa.Table:
+        """The ledger as an Arrow table (seq, id, type, ts, then every property)."""
+        with self.ledger._lock:
+            events = list(self.ledger.events)
+        if self._cached is not None and self._cached[0] == len(events):
+            return self._cached[1]
+        fields = sorted({f for e in events for f in e} - {"id", "type", "ts"})
+        columns = {
+            "seq": pa.array(range(len(events)), pa.int64()),
+            "id": pa.array([e["id"] for e in events], pa.string()),
+            "type": pa.array([e["type"] for e in events], pa.string()),
+            "ts": pa.array([_ts_ms(e["ts"]) for e in events], pa.int64()),
+        }
+        for name in fields:
+            kind = pa.float64() if name in NUMERIC_FIELDS else pa.string()
+            columns[name] = pa.array([e.get(name) for e in events], kind)
+        table = pa.table(columns)
+        self._cached = (len(events), table)
+        return table
+
+    def rows(self, view: View, granularity: str | None = None) -> list[dict[str, Any]]:
+        size = GRANULARITY_MS[granularity or view.granularity]
+        connection = duckdb.connect()
+        connection.register("raw", self._table())
+        dims = [f'"{d}"' for d in view.dimensions]
+        metrics = [_truth_metric(m.kind, m.field, m.name) for m in view.metrics]
+        sql = (
+            "WITH events AS (SELECT * FROM raw "
+            "QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq) = 1) "
+            f"SELECT ts - ts % {size} AS bucket{''.join(', ' + d for d in dims)}, "
+            f"{', '.join(metrics)} "
+            f"FROM events WHERE type = ? GROUP BY ALL ORDER BY ALL"
+        )
+        result = connection.execute(sql, [view.event_type])
+        names = [d[0] for d in result.description]
+        rows = [dict(zip(names, r, strict=True)) for r in result.fetchall()]
+        for row in rows:
+            row["bucket"] = format_bucket(row["bucket"])
+        return rows
+
+    def assert_matches(
+        self, view: View, answer: dict[str, Any], granularity: str | None = None
+    ) -> None:
+        """The served rows equal the truth: exactly, but within 3% for distinct counts."""
+        expected = self.rows(view, granularity)
+        served = answer["rows"]
+        key = lambda row: (row["bucket"], *(row[d] for d in view.dimensions))  # noqa: E731
+        assert [key(r) for r in served] == [key(r) for r in expected], (
+            f"{view.name}: groups differ: served {len(served)} rows, truth {len(expected)}; "
+            f"only served: {sorted(set(map(key, served)) - set(map(key, expected)), key=str)[:5]}, "
+            f"only truth: {sorted(set(map(key, expected)) - set(map(key, served)), key=str)[:5]}"
+            + f"; meta: {answer['meta']}"
+        )
+        for got, want in zip(served, expected, strict=True):
+            for metric in view.metrics:
+                _assert_metric(
+                    view.name, metric.kind, key(want), got[metric.name], want[metric.name]
+                )
+
+
+def _assert_metric(view: str, kind: str, key: tuple, got: Any, want: Any) -> None:
+    where = f"{view} {key} {kind}"
+    if want is None or got is None:
+        assert got == want, f"{where}: served {got}, truth {want}"
+    elif kind == "distinct":
+        assert abs(got - want) <= 0.03 * want, f"{where}: served {got}, truth {want} (over 3%)"
+    elif kind == "count":
+        assert got == want, f"{where}: served {got}, truth {want}"
+    else:
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-9), (
+            f"{where}: served {got}, truth {want}"
+        )
+
+
+def _truth_metric(kind: str, field_name: str | None, name: str) -> str:
+    column = f'"{field_name}"'
+    return {
+        "count": f"count(*) AS {name}",
+        "sum": f"sum({column}) AS {name}",
+        "min": f"min({column}) AS {name}",
+        "max": f"max({column}) AS {name}",
+        "avg": f"avg({column}) AS {name}",
+        "distinct": f"count(DISTINCT {column}) AS {name}",
+    }[kind]
+
+
+NUMERIC_FIELDS = {"amount", "load_ms"}
+
+
+def _duck_type(field_name: str) -> str:
+    return "DOUBLE" if field_name in NUMERIC_FIELDS else "VARCHAR"
+
+
+def _ts_ms(ts: Any) -> int:
+    if isinstance(ts, int):
+        return ts
+    from common.timeutil import parse_rfc3339
+
+    return parse_rfc3339(ts)
+
+
+@pytest.fixture(scope="session")
+def truth(ledger: Ledger) -> GroundTruth:
+    return GroundTruth(ledger)

@@ -1,0 +1,190 @@
+"""Supervised child processes, run for real: restarted when they die, stopped as a group."""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from runner import services as services_module
+from runner.services import Service, Supervisor
+
+CHILD_MODULES = {
+    # exits at once with code 3
+    "lambda_test_quick_exit": "import sys\nsys.exit(3)\n",
+    # says it is running, then sleeps
+    "lambda_test_sleeper": (
+        "import os, pathlib, time\n"
+        "pathlib.Path(os.environ['READY_FILE']).write_text(str(os.getpid()))\n"
+        "time.sleep(120)\n"
+    ),
+    # starts a grandchild in its process group, reports the grandchild's pid, sleeps
+    "lambda_test_parent": (
+        "import os, pathlib, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        "pathlib.Path(os.environ['READY_FILE']).write_text(str(child.pid))\n"
+        "time.sleep(120)\n"
+    ),
+    # ignores SIGTERM
+    "lambda_test_stubborn": (
+        "import os, pathlib, signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "pathlib.Path(os.environ['READY_FILE']).write_text(str(os.getpid()))\n"
+        "time.sleep(120)\n"
+    ),
+}
+
+
+@pytest.fixture
+def make_service(tmp_path):
+    """Services running tiny modules written to tmp_path; all stopped after the test."""
+    for name, source in CHILD_MODULES.items():
+        (tmp_path / f"{name}.py").write_text(source)
+    python_path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    created = []
+
+    def make(name, module):
+        service = Service(
+            name,
+            module,
+            tmp_path / "run" / f"{name}.pid",
+            env={"PYTHONPATH": python_path, "READY_FILE": str(tmp_path / f"{name}.ready")},
+        )
+        created.append(service)
+        return service
+
+    yield make
+    for service in created:
+        if service.process is not None and service.process.poll() is None:
+            os.killpg(service.process.pid, signal.SIGKILL)
+            service.process.wait()
+
+
+def wait_for(condition, timeout_s=5.0, step=None):
+    """Poll ``condition`` (calling ``step`` between polls) until it holds or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if condition():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        if step is not None:
+            step()
+        time.sleep(0.02)
+
+
+def is_running(pid):
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def ready_pid(service):
+    path = Path(service.env["READY_FILE"])
+    assert wait_for(lambda: path.exists() and path.read_text() != ""), "child never got ready"
+    return int(path.read_text())
+
+
+def test_start_writes_the_pid_file(make_service):
+    service = make_service("sleeper", "lambda_test_sleeper")
+    Supervisor([service], restart_delay_s=1.0).start_all()
+    assert service.process is not None
+    assert service.pid_file.read_text() == f"{service.process.pid}\n"
+    assert ready_pid(service) == service.process.pid
+    assert service.exit_code() is None
+
+
+def test_a_service_that_dies_is_restarted_within_5_seconds(make_service):
+    service = make_service("quick", "lambda_test_quick_exit")
+    supervisor = Supervisor([service], restart_delay_s=1.0)
+    supervisor.start_all()
+    first = service.process
+    assert wait_for(lambda: service.exit_code() is not None)
+    assert service.exit_code() == 3
+    died = time.monotonic()
+    assert wait_for(lambda: service.restarts >= 1, timeout_s=5.0, step=supervisor.check)
+    assert time.monotonic() - died < 5.0
+    assert service.restarts == 1
+    assert service.process is not first
+    assert service.process.pid != first.pid
+    assert service.pid_file.read_text() == f"{service.process.pid}\n"
+
+
+def test_restarts_count_up_while_a_service_keeps_dying(make_service):
+    service = make_service("quick", "lambda_test_quick_exit")
+    supervisor = Supervisor([service], restart_delay_s=0.05)
+    supervisor.start_all()
+    pids = {service.process.pid}
+
+    def step():
+        supervisor.check()
+        pids.add(service.process.pid)
+
+    assert wait_for(lambda: service.restarts >= 3, timeout_s=5.0, step=step)
+    assert len(pids) >= 4  # the first process and three restarts
+
+
+def test_a_running_service_is_left_alone(make_service):
+    sleeper = make_service("sleeper", "lambda_test_sleeper")
+    quick = make_service("quick", "lambda_test_quick_exit")
+    supervisor = Supervisor([sleeper, quick], restart_delay_s=0.05)
+    supervisor.start_all()
+    pid = ready_pid(sleeper)
+    assert wait_for(lambda: quick.restarts >= 1, step=supervisor.check)
+    assert sleeper.restarts == 0
+    assert sleeper.process.pid == pid
+    assert sleeper.exit_code() is None
+
+
+def test_stop_all_terminates_a_sleeping_child(make_service):
+    service = make_service("sleeper", "lambda_test_sleeper")
+    supervisor = Supervisor([service], restart_delay_s=1.0)
+    supervisor.start_all()
+    pid = ready_pid(service)
+    started = time.monotonic()
+    supervisor.stop_all()
+    assert time.monotonic() - started < services_module.STOP_TIMEOUT_S
+    assert service.exit_code() == -signal.SIGTERM
+    assert not is_running(pid)
+    assert not service.pid_file.exists()
+
+
+def test_stop_all_terminates_the_whole_process_group(make_service):
+    service = make_service("parent", "lambda_test_parent")
+    supervisor = Supervisor([service], restart_delay_s=1.0)
+    supervisor.start_all()
+    grandchild = ready_pid(service)
+    assert is_running(grandchild)
+    supervisor.stop_all()
+    assert service.exit_code() == -signal.SIGTERM
+    assert wait_for(lambda: not is_running(grandchild)), "the grandchild outlived stop_all"
+
+
+def test_stop_kills_a_child_that_ignores_sigterm(make_service, monkeypatch):
+    monkeypatch.setattr(services_module, "STOP_TIMEOUT_S", 0.5)
+    service = make_service("stubborn", "lambda_test_stubborn")
+    supervisor = Supervisor([service], restart_delay_s=1.0)
+    supervisor.start_all()
+    ready_pid(service)
+    supervisor.stop_all()
+    assert service.exit_code() == -signal.SIGKILL
+    assert not service.pid_file.exists()
+
+
+def test_stop_of_a_service_that_never_started_or_already_ended(make_service):
+    never = make_service("never", "lambda_test_sleeper")
+    never.stop()
+    assert never.process is None
+    ended = make_service("ended", "lambda_test_quick_exit")
+    ended.start()
+    assert wait_for(lambda: ended.exit_code() is not None)
+    ended.stop()
+    assert ended.exit_code() == 3

@@ -1,0 +1,520 @@
+"""The merge: state files (batch and speed) combined by DuckDB into answer rows.
+
+State files are built with the speed layer's ViewState, the same way both layers store them,
+and every answer is compared with a plain-Python computation from the events themselves.
+"""
+
+import random
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from common.events import Event
+from common.timeutil import GRANULARITY_MS, format_bucket
+from common.values import text_of
+from common.views import parse_catalog
+from serving_layer.merge import merge_rows, union_estimate
+from serving_layer.query_spec import parse_query
+from speed_layer.view_state import ViewState
+
+T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z
+MINUTE = 60_000
+HOUR = 3_600_000
+
+CATALOG = parse_catalog(
+    {
+        "views": [
+            {
+                "name": "sales",
+                "event_type": "purchase",
+                "dimensions": ["country", "device"],
+                "granularity": "minute",
+                "metrics": {
+                    "orders": "count",
+                    "revenue": {"sum": "amount"},
+                    "smallest": {"min": "amount"},
+                    "largest": {"max": "amount"},
+                    "average": {"avg": "amount"},
+                    "buyers": {"distinct": "user_id"},
+                },
+            },
+            {
+                "name": "totals",
+                "event_type": "purchase",
+                "granularity": "hour",
+                "metrics": {"orders": "count", "revenue": {"sum": "amount"}},
+            },
+        ]
+    }
+)
+SALES = CATALOG.get("sales")
+TOTALS = CATALOG.get("totals")
+
+
+def make_events(count=800, seed=7, users=40, span_ms=3 * HOUR):
+    rng = random.Random(seed)
+    events = []
+    for i in range(count):
+        props = {
+            "country": rng.choice(["DE", "FR", "US", None]),
+            "device": rng.choice(["web", "app"]),
+            # multiples of 1/4 add up exactly in any order
+            "amount": rng.choice([None, rng.randint(-40, 400) / 4]),
+            "user_id": f"user-{rng.randrange(users)}",
+        }
+        if rng.random() < 0.05:
+            del props["country"]
+        if rng.random() < 0.05:
+            props["user_id"] = None
+        events.append(Event(f"e{i}", "purchase", T0 + rng.randrange(span_ms), props))
+    return events
+
+
+def state_file(path, view, events):
+    state = ViewState(view)
+    for event in events:
+        state.apply(event)
+    pq.write_table(state.to_table(), path)
+    return path
+
+
+def query(files, view=SALES, **params):
+    raw = {
+        "start": None,
+        "end": None,
+        "granularity": None,
+        "group_by": None,
+        "filters": [],
+        "source": None,
+        "limit": None,
+    }
+    raw.update(params)
+    spec = parse_query(view, max_rows=100_000, **raw)
+    return merge_rows(duckdb.connect(), spec, files)
+
+
+def expected_rows(
+    events, *, view=SALES, granularity=None, group_by=None, filters=(), start=None, end=None
+):
+    """The answer computed directly from the events."""
+    size = GRANULARITY_MS[granularity or view.granularity]
+    dims = view.dimensions if group_by is None else group_by
+    wanted: dict[str, set[str]] = {}
+    for item in filters:
+        dimension, _, value = item.partition(":")
+        wanted.setdefault(dimension, set()).add(value)
+    groups = {}
+    for event in events:
+        bucket = event.ts - event.ts % size
+        values = {d: text_of(event.props.get(d)) for d in view.dimensions}
+        if any(values[d] not in allowed for d, allowed in wanted.items()):
+            continue
+        if (start is not None and bucket < start) or (end is not None and bucket >= end):
+            continue
+        group = groups.setdefault(
+            (bucket, *(values[d] for d in dims)), {"count": 0, "amounts": [], "users": set()}
+        )
+        group["count"] += 1
+        if event.props.get("amount") is not None:
+            group["amounts"].append(float(event.props["amount"]))
+        if event.props.get("user_id") is not None:
+            group["users"].add(text_of(event.props["user_id"]))
+    rows = []
+    for key, group in groups.items():
+        row = {"bucket": format_bucket(key[0]), **dict(zip(dims, key[1:], strict=True))}
+        amounts = group["amounts"]
+        for metric in view.metrics:
+            row[metric.name] = {
+                "count": group["count"],
+                "sum": sum(amounts) if amounts else None,
+                "min": min(amounts, default=None),
+                "max": max(amounts, default=None),
+                "avg": sum(amounts) / len(amounts) if amounts else None,
+                "distinct": len(group["users"]),
+            }[metric.kind]
+        rows.append(row)
+    return sort_rows(rows, dims)
+
+
+def sort_rows(rows, dims):
+    """Bucket, then dimensions (nulls last); independent of the order the engine chose."""
+    return sorted(rows, key=lambda r: (r["bucket"], *((r[d] is None, r[d] or "") for d in dims)))
+
+
+def split(events, parts, seed=3):
+    rng = random.Random(seed)
+    pieces = [[] for _ in range(parts)]
+    for event in events:
+        pieces[rng.randrange(parts)].append(event)
+    return pieces
+
+
+@pytest.fixture(scope="module")
+def events():
+    return make_events()
+
+
+@pytest.fixture
+def one_file(tmp_path, events):
+    return [state_file(tmp_path / "all.parquet", SALES, events)]
+
+
+@pytest.fixture
+def two_files(tmp_path, events):
+    batch, speed = split(events, 2)
+    return [
+        state_file(tmp_path / "batch.parquet", SALES, batch),
+        state_file(tmp_path / "speed.parquet", SALES, speed),
+    ]
+
+
+# -- the answer matches the events ------------------------------------------------------
+
+
+def test_one_file_answers_like_the_events(events, one_file):
+    rows = query(one_file)
+    assert len(rows) > 100
+    assert sort_rows(rows, SALES.dimensions) == expected_rows(events)
+
+
+def test_two_files_give_exactly_the_rows_of_one(events, one_file, two_files):
+    merged = query(two_files)
+    assert merged == query(one_file)
+    assert sort_rows(merged, SALES.dimensions) == expected_rows(events)
+
+
+def test_split_by_time_with_shared_buckets(tmp_path, events):
+    ordered = sorted(events, key=lambda e: e.ts)
+    cut = len(ordered) // 2
+    files = [
+        state_file(tmp_path / "old.parquet", SALES, ordered[:cut]),
+        state_file(tmp_path / "new.parquet", SALES, ordered[cut:]),
+    ]
+    whole = [state_file(tmp_path / "whole.parquet", SALES, ordered)]
+    assert query(files) == query(whole)
+    assert query(files, granularity="hour") == query(whole, granularity="hour")
+
+
+def test_many_files_and_an_empty_one(tmp_path, events, one_file):
+    files = [
+        state_file(tmp_path / f"part-{i}.parquet", SALES, p) for i, p in enumerate(split(events, 5))
+    ]
+    files.append(state_file(tmp_path / "empty.parquet", SALES, []))
+    assert query(files) == query(one_file)
+
+
+def test_no_files_no_rows():
+    assert query([]) == []
+
+
+def test_rows_have_bucket_dimensions_then_metrics(two_files):
+    row = query(two_files)[0]
+    assert list(row) == [
+        "bucket",
+        "country",
+        "device",
+        "orders",
+        "revenue",
+        "smallest",
+        "largest",
+        "average",
+        "buyers",
+    ]
+    assert isinstance(row["orders"], int)
+    assert isinstance(row["buyers"], int)
+    assert row["bucket"].endswith(":00Z")
+
+
+# -- roll-up, grouping, filters, time range, limit --------------------------------------
+
+
+@pytest.mark.parametrize("granularity", ["hour", "day"])
+def test_roll_up_to_a_coarser_granularity(events, two_files, granularity):
+    rows = query(two_files, granularity=granularity)
+    expected = expected_rows(events, granularity=granularity)
+    assert sort_rows(rows, SALES.dimensions) == expected
+    buckets = {r["bucket"] for r in rows}
+    assert buckets == (
+        {"2026-01-31T17:00:00Z", "2026-01-31T18:00:00Z", "2026-01-31T19:00:00Z"}
+        if granularity == "hour"
+        else {"2026-01-31T00:00:00Z"}
+    )
+    assert sum(r["orders"] for r in rows) == len(events)
+
+
+@pytest.mark.parametrize("group_by", ["country", "device", "device,country", ""])
+def test_group_by_subset(events, two_files, group_by):
+    dims = tuple(d for d in SALES.dimensions if d in group_by.split(","))
+    rows = query(two_files, group_by=group_by, granularity="hour")
+    metrics = [m.name for m in SALES.metrics]
+    assert all(list(r) == ["bucket", *dims, *metrics] for r in rows)
+    assert sort_rows(rows, dims) == expected_rows(events, granularity="hour", group_by=dims)
+
+
+def test_no_dimensions_totals_per_bucket(events, two_files):
+    rows = query(two_files, group_by="", granularity="day")
+    assert len(rows) == 1
+    assert rows[0]["orders"] == len(events)
+    amounts = [e.props["amount"] for e in events if e.props.get("amount") is not None]
+    assert rows[0]["revenue"] == sum(amounts)
+    assert rows[0]["smallest"] == min(amounts)
+    assert rows[0]["largest"] == max(amounts)
+
+
+def test_filters_same_dimension_or_other_dimension_and(events, two_files):
+    filters = ["country:DE", "device:web", "country:FR"]
+    rows = query(two_files, filters=filters)
+    assert rows
+    assert {r["country"] for r in rows} == {"DE", "FR"}
+    assert {r["device"] for r in rows} == {"web"}
+    assert sort_rows(rows, SALES.dimensions) == expected_rows(events, filters=filters)
+
+
+def test_filter_on_a_dimension_not_grouped(events, two_files):
+    rows = query(two_files, filters=["country:US"], group_by="device", granularity="hour")
+    expected = expected_rows(
+        events, filters=["country:US"], group_by=("device",), granularity="hour"
+    )
+    assert sort_rows(rows, ("device",)) == expected
+    total_us = sum(1 for e in events if e.props.get("country") == "US")
+    assert sum(r["orders"] for r in rows) == total_us
+
+
+def test_filter_value_that_matches_nothing(two_files):
+    assert query(two_files, filters=["country:XX"]) == []
+
+
+def test_start_and_end_on_bucket_time(events, two_files):
+    start, end = T0 + 10 * MINUTE, T0 + 20 * MINUTE
+    rows = query(two_files, start=format_bucket(start), end=format_bucket(end))
+    assert {r["bucket"] for r in rows} == {format_bucket(start + i * MINUTE) for i in range(10)}
+    assert sort_rows(rows, SALES.dimensions) == expected_rows(events, start=start, end=end)
+
+
+def test_start_and_end_inside_a_bucket(events, two_files):
+    # start 17:10:30 excludes the 17:10 bucket; end 17:20:30 includes the 17:20 bucket
+    rows = query(two_files, start="2026-01-31T17:10:30Z", end="2026-01-31T17:20:30Z")
+    buckets = sorted({r["bucket"] for r in rows})
+    assert buckets[0] == "2026-01-31T17:11:00Z"
+    assert buckets[-1] == "2026-01-31T17:20:00Z"
+    assert sort_rows(rows, SALES.dimensions) == expected_rows(
+        events, start=T0 + 10 * MINUTE + 30_000, end=T0 + 20 * MINUTE + 30_000
+    )
+
+
+def test_start_and_end_with_roll_up_apply_to_the_rolled_bucket(events, two_files):
+    # the 17:00 hour starts before 17:30, so it is out; the 18:00 hour starts before 18:30, so in
+    rows = query(
+        two_files, granularity="hour", start="2026-01-31T17:30:00Z", end="2026-01-31T18:30:00Z"
+    )
+    assert {r["bucket"] for r in rows} == {"2026-01-31T18:00:00Z"}
+    assert sort_rows(rows, SALES.dimensions) == expected_rows(
+        events, granularity="hour", start=T0 + HOUR // 2, end=T0 + 3 * HOUR // 2
+    )
+    hour_18 = sum(1 for e in events if T0 + HOUR <= e.ts < T0 + 2 * HOUR)
+    assert sum(r["orders"] for r in rows) == hour_18
+
+
+def test_start_after_end_is_empty(two_files):
+    assert query(two_files, start="2026-01-31T18:00:00Z", end="2026-01-31T17:00:00Z") == []
+
+
+@pytest.mark.parametrize("limit", [1, 3, 50])
+def test_limit_keeps_the_first_rows(two_files, limit):
+    everything = query(two_files)
+    assert query(two_files, limit=limit) == everything[:limit]
+
+
+def test_rows_are_ordered_by_bucket_then_dimensions(tmp_path):
+    rng = random.Random(11)
+    events = [
+        Event(
+            f"o{i}",
+            "purchase",
+            T0 + rng.randrange(30 * MINUTE),
+            {"country": rng.choice(["US", "DE", "FR"]), "device": rng.choice(["web", "app"])},
+        )
+        for i in range(300)
+    ]
+    batch, speed = split(events, 2)
+    files = [
+        state_file(tmp_path / "b.parquet", SALES, batch),
+        state_file(tmp_path / "s.parquet", SALES, speed),
+    ]
+    rows = query(files)
+    keys = [(r["bucket"], r["country"], r["device"]) for r in rows]
+    assert len(keys) > 30
+    assert keys == sorted(keys)
+    assert len(set(keys)) == len(keys)
+    rows = query(files, group_by="device")
+    keys = [(r["bucket"], r["device"]) for r in rows]
+    assert keys == sorted(keys)
+
+
+# -- metric semantics ---------------------------------------------------------------------
+
+
+def test_null_and_missing_dimension_groups_as_null(tmp_path):
+    events = [
+        Event("a", "purchase", T0, {"device": "web", "amount": 1}),
+        Event("b", "purchase", T0, {"country": None, "device": "web", "amount": 2}),
+        Event("c", "purchase", T0, {"country": "DE", "device": "web", "amount": 4}),
+    ]
+    rows = query([state_file(tmp_path / "n.parquet", SALES, events)])
+    by_country = {r["country"]: r for r in rows}
+    assert set(by_country) == {None, "DE"}
+    assert by_country[None]["orders"] == 2
+    assert by_country[None]["revenue"] == 3.0
+
+
+def test_sum_of_only_nulls_is_null(tmp_path):
+    batch = [
+        Event("a", "purchase", T0, {"country": "DE", "device": "web", "amount": None}),
+        Event("b", "purchase", T0, {"country": "DE", "device": "web"}),
+    ]
+    speed = [Event("c", "purchase", T0 + 1, {"country": "DE", "device": "web"})]
+    files = [
+        state_file(tmp_path / "b.parquet", SALES, batch),
+        state_file(tmp_path / "s.parquet", SALES, speed),
+    ]
+    (row,) = query(files)
+    assert row == {
+        "bucket": "2026-01-31T17:00:00Z",
+        "country": "DE",
+        "device": "web",
+        "orders": 3,
+        "revenue": None,
+        "smallest": None,
+        "largest": None,
+        "average": None,
+        "buyers": 0,
+    }
+
+
+def test_a_zero_sum_is_zero_not_null(tmp_path):
+    events = [
+        Event("a", "purchase", T0, {"country": "DE", "device": "web", "amount": 2.5}),
+        Event("b", "purchase", T0, {"country": "DE", "device": "web", "amount": -2.5}),
+    ]
+    nulls = [Event("c", "purchase", T0, {"country": "DE", "device": "web", "amount": None})]
+    files = [
+        state_file(tmp_path / "b.parquet", SALES, events),
+        state_file(tmp_path / "s.parquet", SALES, nulls),
+    ]
+    (row,) = query(files)
+    assert row["revenue"] == 0.0
+    assert row["average"] == 0.0
+    assert (row["smallest"], row["largest"]) == (-2.5, 2.5)
+
+
+def test_nulls_in_one_file_do_not_hide_values_in_the_other(tmp_path):
+    with_values = [Event("a", "purchase", T0, {"country": "DE", "device": "web", "amount": 7})]
+    only_nulls = [Event("b", "purchase", T0, {"country": "DE", "device": "web", "amount": None})]
+    files = [
+        state_file(tmp_path / "b.parquet", SALES, only_nulls),
+        state_file(tmp_path / "s.parquet", SALES, with_values),
+    ]
+    (row,) = query(files)
+    assert (row["orders"], row["revenue"], row["smallest"], row["largest"], row["average"]) == (
+        2,
+        7.0,
+        7.0,
+        7.0,
+        7.0,
+    )
+
+
+def test_avg_is_weighted_across_files_and_buckets(tmp_path):
+    batch = [
+        Event(
+            f"b{i}",
+            "purchase",
+            T0 + i * MINUTE,
+            {"country": "DE", "device": "web", "amount": amount},
+        )
+        for i, amount in enumerate([1, 2, 3])
+    ]
+    speed = [
+        Event("s", "purchase", T0 + 2 * MINUTE, {"country": "DE", "device": "web", "amount": 10})
+    ]
+    files = [
+        state_file(tmp_path / "b.parquet", SALES, batch),
+        state_file(tmp_path / "s.parquet", SALES, speed),
+    ]
+    (row,) = query(files, granularity="hour")
+    assert row["average"] == 4.0  # (1 + 2 + 3 + 10) / 4, not an average of averages
+    assert row["revenue"] == 16.0
+    assert row["orders"] == 4
+    minute_rows = query(files)
+    assert [r["average"] for r in minute_rows] == [1.0, 2.0, 6.5]
+
+
+def test_view_without_dimensions(tmp_path, events):
+    files = [
+        state_file(tmp_path / f"t{i}.parquet", TOTALS, part)
+        for i, part in enumerate(split(events, 2))
+    ]
+    rows = query(files, view=TOTALS)
+    assert sort_rows(rows, ()) == expected_rows(events, view=TOTALS)
+    assert [r["bucket"] for r in rows] == sorted(r["bucket"] for r in rows)
+    assert list(rows[0]) == ["bucket", "orders", "revenue"]
+
+
+# -- distinct counts ------------------------------------------------------------------------
+
+
+def _users(tmp_path, name, users, ts=T0):
+    events = [
+        Event(f"{name}-{u}", "purchase", ts, {"country": "DE", "device": "web", "user_id": u})
+        for u in users
+    ]
+    return state_file(tmp_path / f"{name}.parquet", SALES, events)
+
+
+def test_distinct_union_across_files_within_3_percent(tmp_path):
+    files = [
+        _users(tmp_path, "batch", [f"u{i}" for i in range(0, 30_000)]),
+        _users(tmp_path, "speed", [f"u{i}" for i in range(20_000, 50_000)]),
+    ]
+    (row,) = query(files)
+    assert row["orders"] == 60_000
+    assert row["buyers"] == pytest.approx(50_000, rel=0.03)
+
+
+def test_distinct_union_across_buckets_within_3_percent(tmp_path):
+    rng = random.Random(5)
+    events = [
+        Event(
+            f"e{i}",
+            "purchase",
+            T0 + rng.randrange(HOUR),
+            {"country": "DE", "device": "web", "user_id": f"user-{rng.randrange(8_000)}"},
+        )
+        for i in range(40_000)
+    ]
+    true_distinct = len({e.props["user_id"] for e in events})
+    files = [
+        state_file(tmp_path / f"{i}.parquet", SALES, part)
+        for i, part in enumerate(split(events, 2))
+    ]
+    (row,) = query(files, granularity="hour")
+    assert row["buyers"] == pytest.approx(true_distinct, rel=0.03)
+    per_minute = query(files)
+    assert len(per_minute) == 60
+    for minute_row in per_minute:
+        start = T0 + (int(minute_row["bucket"][14:16])) * MINUTE
+        users = {e.props["user_id"] for e in events if start <= e.ts < start + MINUTE}
+        assert minute_row["buyers"] == pytest.approx(len(users), rel=0.03)
+
+
+def test_distinct_of_identical_sets_is_not_doubled(tmp_path):
+    users = [f"u{i}" for i in range(3_000)]
+    files = [_users(tmp_path, "a", users), _users(tmp_path, "b", users)]
+    (row,) = query(files)
+    assert row["buyers"] == pytest.approx(3_000, rel=0.03)
+
+
+def test_union_estimate_of_nothing():
+    assert union_estimate(None) == 0
+    assert union_estimate([]) == 0
