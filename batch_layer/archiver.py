@@ -15,7 +15,9 @@ from batch_layer.master_writer import PartitionBuffer, remove_partial_files, wri
 from batch_layer.settings import BatchSettings
 from common.kafka import broker_errors, make_consumer, topic_partitions
 from common.lake import Lake
+from common.lifecycle import stop_event_on_signals
 from common.locks import exclusive
+from common.logs import setup_logging
 
 log = logging.getLogger("archiver")
 
@@ -108,9 +110,6 @@ class Archiver:
 
 def main() -> None:
     """Run the archiver until SIGTERM/SIGINT, then write what is buffered and exit."""
-    from common.lifecycle import stop_event_on_signals
-    from common.logs import setup_logging
-
     setup_logging("archiver")
     settings = BatchSettings()
     lake = Lake(settings.data_dir)

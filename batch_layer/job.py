@@ -10,15 +10,23 @@ import logging
 import sys
 import time
 
+from py4j.protocol import Py4JError
+from pyspark.errors import PySparkException
+
 from batch_layer.settings import BatchSettings
 from batch_layer.spark_views import compute_view, deduplicate, read_master, spark_session
 from common.errors import LambdaError
 from common.lake import BatchVersion, Lake, contiguous_coverage, fsync_dir, remove_tree
 from common.locks import exclusive
+from common.logs import setup_logging
 from common.timeutil import utc_now_text
 from common.views import Catalog, load_catalog
 
 log = logging.getLogger("batch")
+
+
+class BatchError(LambdaError):
+    """A batch run failed; the served version is unchanged."""
 
 
 def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVersion:
@@ -42,6 +50,11 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
                     "batch %s: view %d/%d %s written", version, index, len(catalog.views), view.name
                 )
             events.unpersist()
+        except (Py4JError, PySparkException) as exc:
+            first_line = (
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            )
+            raise BatchError(f"Spark failed: {first_line}") from exc
         finally:
             spark.stop()
         published = BatchVersion(
@@ -75,8 +88,6 @@ def _collect_garbage(lake: Lake, keep: int) -> None:
 
 def main() -> int:
     """`make batch`: run one batch now; exit 1 with a one-line reason on failure."""
-    from common.logs import setup_logging
-
     setup_logging("batch")
     try:
         settings = BatchSettings()

@@ -7,6 +7,8 @@ import threading
 import time
 
 from batch_layer.settings import BatchSettings
+from common.lifecycle import stop_event_on_signals
+from common.logs import setup_logging
 
 log = logging.getLogger("scheduler")
 
@@ -34,8 +36,6 @@ def run_schedule(interval: float, stop: threading.Event) -> None:
 
 
 def main() -> None:
-    from common.lifecycle import stop_event_on_signals
-    from common.logs import setup_logging
 
     setup_logging("scheduler")
     run_schedule(BatchSettings().batch_interval, stop_event_on_signals())

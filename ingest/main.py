@@ -3,8 +3,10 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import uvicorn
 from fastapi import FastAPI
 
+from common.logs import setup_logging
 from common.views import Catalog, load_catalog
 from ingest.publisher import Publisher
 from ingest.routes import events, health
@@ -34,9 +36,6 @@ def create_app(settings: IngestSettings | None = None, catalog: Catalog | None =
 
 def main() -> None:
     """Serve on LAMBDA_INGEST_PORT until stopped."""
-    import uvicorn
-
-    from common.logs import setup_logging
 
     setup_logging("ingest")
     settings = IngestSettings()

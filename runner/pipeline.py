@@ -7,9 +7,13 @@ import threading
 import time
 import urllib.request
 
+from pydantic import ValidationError
+
 from common.errors import LambdaError
 from common.kafka import ensure_topic
 from common.lake import Lake
+from common.lifecycle import stop_event_on_signals
+from common.logs import setup_logging
 from common.views import load_catalog
 from runner.broker import start_broker
 from runner.services import Service, Supervisor
@@ -121,18 +125,20 @@ def _healthy(url: str) -> bool:
 
 
 def main() -> int:
-    from common.lifecycle import stop_event_on_signals
-    from common.logs import setup_logging
-
+    """`make run`: start everything, print the URLs, supervise until Ctrl-C."""
     setup_logging("runner")
     stop = stop_event_on_signals()
     try:
-        settings = RunnerSettings()
-        pipeline = Pipeline(settings)
+        pipeline = Pipeline(RunnerSettings())
+    except ValidationError as exc:
+        print(f"error: invalid LAMBDA_* setting: {exc}", file=sys.stderr)
+        return 2
+    try:
         pipeline.start()
     except LambdaError as exc:
         log.error("cannot start: %s", exc)
         print(f"error: {exc}", file=sys.stderr)
+        pipeline.stop()
         return 2
     try:
         if not pipeline.wait_ready():

@@ -5,11 +5,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import duckdb
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from common.errors import LakeError
 from common.lake import Lake
+from common.logs import setup_logging
 from common.views import Catalog, load_catalog
 from serving_layer.routes import health, views
 from serving_layer.settings import ServingSettings
@@ -49,9 +51,6 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
 
 def main() -> None:
     """Serve on LAMBDA_SERVING_PORT until stopped."""
-    import uvicorn
-
-    from common.logs import setup_logging
 
     setup_logging("serving")
     settings = ServingSettings()

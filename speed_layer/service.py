@@ -20,8 +20,10 @@ from common.errors import EventError
 from common.events import Event, decode_event
 from common.kafka import broker_errors, make_consumer, topic_partitions
 from common.lake import BatchVersion, Lake
+from common.lifecycle import stop_event_on_signals
 from common.locks import exclusive
-from common.views import Catalog
+from common.logs import setup_logging
+from common.views import Catalog, load_catalog
 from speed_layer.settings import SpeedSettings
 from speed_layer.snapshots import SnapshotWriter
 from speed_layer.speed_state import SpeedState
@@ -157,10 +159,6 @@ class SpeedLayer:
 
 def main() -> None:
     """Run the speed layer until SIGTERM/SIGINT."""
-    from common.lifecycle import stop_event_on_signals
-    from common.logs import setup_logging
-    from common.views import load_catalog
-
     setup_logging("speed")
     settings = SpeedSettings()
     lake = Lake(settings.data_dir)

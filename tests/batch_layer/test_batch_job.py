@@ -4,6 +4,7 @@ import random
 
 import duckdb
 import orjson
+import pyarrow.parquet as pq
 import pytest
 
 from batch_layer.job import run_batch
@@ -92,8 +93,6 @@ def test_spark_views_equal_the_speed_layers_views(tmp_path):
     assert version.offsets == {
         1: {p: max(f.last for f in lake.master_files() if f.partition == p) for p in range(3)}
     }
-
-    import pyarrow.parquet as pq
 
     connection = duckdb.connect()
     for view in CATALOG.views:

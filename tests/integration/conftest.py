@@ -19,7 +19,7 @@ import pyarrow as pa
 import pytest
 
 from common.lake import Lake
-from common.timeutil import GRANULARITY_MS, format_bucket
+from common.timeutil import GRANULARITY_MS, format_bucket, parse_rfc3339
 from common.views import Catalog, View, load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -320,8 +320,6 @@ def _duck_type(field_name: str) -> str:
 def _ts_ms(ts: Any) -> int:
     if isinstance(ts, int):
         return ts
-    from common.timeutil import parse_rfc3339
-
     return parse_rfc3339(ts)
 
 
