@@ -10,6 +10,7 @@ import threading
 import time
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from batch_layer.master_writer import PartitionBuffer, remove_partial_files, write_master_file
 from batch_layer.settings import BatchSettings
@@ -20,6 +21,8 @@ from common.locks import exclusive
 from common.logs import setup_logging
 
 log = logging.getLogger("archiver")
+
+DRAIN_SECONDS = 10.0
 
 
 class Archiver:
@@ -70,13 +73,30 @@ class Archiver:
             with broker_errors("cannot fetch records"):
                 batches = consumer.poll(timeout_ms=200)
             for tp, records in batches.items():
-                self._buffer(tp, records, consumer)
+                self._buffer(tp, records)
             if self._flush_due():
                 self.flush()
+        self._drain(consumer, partitions)
         self.flush()
         log.info("stopped after archiving %d records", self.archived)
 
-    def _buffer(self, tp: TopicPartition, records: list, consumer: KafkaConsumer) -> None:
+    def _drain(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
+        """Before stopping, read to the log end: ingest stops first, so this is everything."""
+        deadline = time.monotonic() + DRAIN_SECONDS
+        quiet_polls = 0
+        while quiet_polls < 3 and time.monotonic() < deadline:
+            with broker_errors("cannot fetch records"):
+                batches = consumer.poll(timeout_ms=100)
+                at_end = all(
+                    consumer.highwater(tp) is not None
+                    and consumer.position(tp) >= consumer.highwater(tp)
+                    for tp in partitions
+                )
+            for tp, records in batches.items():
+                self._buffer(tp, records)
+            quiet_polls = quiet_polls + 1 if not batches and at_end else 0
+
+    def _buffer(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         buffer = self.buffers.get(tp.partition)
         if buffer is None:
             # The file starts at the position the previous file ended at, so a range of

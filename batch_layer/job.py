@@ -13,6 +13,7 @@ import time
 from py4j.protocol import Py4JError
 from pyspark.errors import PySparkException
 
+from batch_layer.archive_barrier import wait_for_archive
 from batch_layer.settings import BatchSettings
 from batch_layer.spark_views import compute_view, deduplicate, read_master, spark_session
 from common.errors import LambdaError
@@ -34,6 +35,7 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
     with exclusive(lake.batch / ".lock", "batch run", wait=True):
         started = time.monotonic()
         lake.read_generation()  # fail early, and clearly, outside a running pipeline
+        wait_for_archive(settings, lake, settings.archive_wait_seconds)
         files, offsets = contiguous_coverage(lake.master_files())
         version = lake.next_version()
         log.info("batch %s: reading %d master files", version, len(files))

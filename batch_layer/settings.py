@@ -14,3 +14,6 @@ class BatchSettings(CommonSettings):
     spark_master: str = "local[2]"
     spark_driver_memory: str = "2g"
     keep_versions: int = Field(default=3, ge=1)
+    archive_wait_seconds: float = Field(
+        default=30, ge=0, description="how long a batch waits for the archiver to catch up"
+    )

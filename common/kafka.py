@@ -1,6 +1,7 @@
 """A thin layer over kafka-python: clients configured one way, errors translated to BrokerError."""
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +27,18 @@ def broker_errors(action: str) -> Iterator[None]:
         raise BrokerError(f"{action}: {type(exc).__name__}: {exc}") from exc
     except OSError as exc:
         raise BrokerError(f"{action}: {exc}") from exc
+
+
+def bootstrap_reachable(bootstrap: str, timeout_s: float = 1.0) -> bool:
+    """Whether a TCP connection to one of the bootstrap servers succeeds."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def make_producer(settings: CommonSettings, **overrides: Any) -> KafkaProducer:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from common.errors import BrokerError, LakeError
-from common.kafka import EndOffsets
+from common.kafka import EndOffsets, bootstrap_reachable
 from common.lake import BatchVersion, Lake, SpeedPointer
 from common.settings import CommonSettings
 from common.timeutil import now_ms, parse_rfc3339
@@ -78,6 +78,8 @@ class LagProbe:
 
     def lag(self, served: Served) -> int | None:
         """The lag, or None when the broker cannot be reached."""
+        if self._ends is None and not bootstrap_reachable(self.settings.kafka_bootstrap):
+            return None
         try:
             if self._ends is None:
                 self._ends = EndOffsets(self.settings)

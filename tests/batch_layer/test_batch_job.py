@@ -83,7 +83,7 @@ def test_spark_views_equal_the_speed_layers_views(tmp_path):
     lake.start_generation()
     events = random_events(3_000, seed=3)
     write_master(lake, events)
-    settings = BatchSettings(data_dir=lake.root)
+    settings = BatchSettings(data_dir=lake.root, archive_wait_seconds=0)
     version = run_batch(settings, lake, CATALOG)
 
     speed = SpeedState(CATALOG)

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,11 +122,9 @@ class Pipeline:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-@pytest.fixture(scope="session")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    """The whole pipeline started by `python -m runner`, as `make run` does."""
-    base = tmp_path_factory.mktemp("pipeline")
-    data_dir = base / "data"
+@contextmanager
+def launch(base: Path, data_dir: Path) -> Iterator[Pipeline]:
+    """Run `python -m runner` (what `make run` runs) on free ports until the block ends."""
     ingest_port, serving_port, broker_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
@@ -137,7 +136,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
         "LAMBDA_BATCH_INTERVAL": "0",
         "LAMBDA_LOCAL_BROKER": "1",
     }
-    log_path = base / "pipeline.log"
+    log_path = base / f"pipeline-{broker_port}.log"
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "runner"],
@@ -171,6 +170,14 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         handle.client.close()
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """The whole pipeline, shared by the tests of a session."""
+    base = tmp_path_factory.mktemp("pipeline")
+    with launch(base, base / "data") as handle:
+        yield handle
 
 
 @pytest.fixture(autouse=True)
