@@ -136,7 +136,6 @@ def main() -> int:
     try:
         pipeline.start()
     except LambdaError as exc:
-        log.error("cannot start: %s", exc)
         print(f"error: {exc}", file=sys.stderr)
         pipeline.stop()
         return 2

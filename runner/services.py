@@ -105,5 +105,6 @@ class Supervisor:
 
     def stop_all(self) -> None:
         for service in self.services:
-            service.stop()
-            log.info("stopped %s", service.name)
+            if service.process is not None:
+                service.stop()
+                log.info("stopped %s", service.name)
