@@ -7,7 +7,6 @@ import duckdb
 from datasketches import hll_sketch, hll_union
 
 from common.metrics import BUCKET_COLUMN, HLL_LG_K, state_columns
-from common.timeutil import format_bucket
 from common.views import Metric
 from serving_layer.query_spec import QuerySpec
 
@@ -26,7 +25,21 @@ def merge_rows(
         records = result.fetchall()
     finally:
         cursor.close()
-    return [_row(spec, dict(zip(names, record, strict=True))) for record in records]
+    distinct = [i for i, name in enumerate(names) if name in _distinct_names(spec)]
+    if not distinct:
+        return [dict(zip(names, record, strict=True)) for record in records]
+    union = hll_union(HLL_LG_K)
+    rows = []
+    for record in records:
+        values = list(record)
+        for i in distinct:
+            values[i] = union_estimate(values[i], union)
+        rows.append(dict(zip(names, values, strict=True)))
+    return rows
+
+
+def _distinct_names(spec: QuerySpec) -> set[str]:
+    return {m.name for m in spec.view.metrics if m.kind == "distinct"}
 
 
 def _sql(spec: QuerySpec, files: list[Path]) -> tuple[str, list[Any]]:
@@ -43,7 +56,9 @@ def _sql(spec: QuerySpec, files: list[Path]) -> tuple[str, list[Any]]:
     for dimension, values in spec.filters.items():
         where.append(f"{_quote(dimension)} IN ({', '.join('?' for _ in values)})")
         params.extend(values)
-    selects = [f"{BUCKET_COLUMN} - {BUCKET_COLUMN} % {size} AS {BUCKET_COLUMN}", *dims]
+    # ISO 8601 text sorts like the time it names, so grouping and ordering by it is exact.
+    rolled = f"epoch_ms({BUCKET_COLUMN} - {BUCKET_COLUMN} % {size})"
+    selects = [f"strftime({rolled}, '%Y-%m-%dT%H:%M:%SZ') AS {BUCKET_COLUMN}", *dims]
     selects += [_metric_sql(m) for m in spec.view.metrics]
     order = ", ".join([BUCKET_COLUMN, *dims])
     sql = (
@@ -75,23 +90,15 @@ def _metric_sql(metric: Metric) -> str:
     return f"list({columns['hll']}) FILTER (WHERE {columns['hll']} IS NOT NULL) AS {name}"
 
 
-def _row(spec: QuerySpec, raw: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {"bucket": format_bucket(raw[BUCKET_COLUMN])}
-    for dimension in spec.group_by:
-        row[dimension] = raw[dimension]
-    for metric in spec.view.metrics:
-        value = raw[metric.name]
-        row[metric.name] = union_estimate(value) if metric.kind == "distinct" else value
-    return row
-
-
-def union_estimate(sketches: list[bytes] | None) -> int:
-    """The distinct count of the union of serialized HLL sketches."""
+def union_estimate(sketches: list[bytes] | None, union: hll_union | None = None) -> int:
+    """The distinct count of the union of serialized HLL sketches (``union`` is reused)."""
     if not sketches:
         return 0
     if len(sketches) == 1:
         return round(hll_sketch.deserialize(sketches[0]).get_estimate())
-    union = hll_union(HLL_LG_K)
+    if union is None:
+        union = hll_union(HLL_LG_K)
+    union.reset()
     for blob in sketches:
         union.update(hll_sketch.deserialize(blob))
     return round(union.get_estimate())
