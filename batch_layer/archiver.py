@@ -6,6 +6,7 @@ one file: a file appears whole through an atomic rename, or not at all.
 """
 
 import logging
+import sys
 import threading
 import time
 
@@ -16,9 +17,8 @@ from batch_layer.master_writer import PartitionBuffer, remove_partial_files, wri
 from batch_layer.settings import BatchSettings
 from common.kafka import broker_errors, make_consumer, topic_partitions
 from common.lake import Lake
-from common.lifecycle import stop_event_on_signals
+from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
-from common.logs import setup_logging
 
 log = logging.getLogger("archiver")
 
@@ -128,14 +128,17 @@ class Archiver:
         self.buffered = 0
 
 
-def main() -> None:
+def serve() -> None:
     """Run the archiver until SIGTERM/SIGINT, then write what is buffered and exit."""
-    setup_logging("archiver")
     settings = BatchSettings()
     lake = Lake(settings.data_dir)
     lake.ensure()
     Archiver(settings, lake).run(stop_event_on_signals())
 
 
+def main() -> int:
+    return run_service("archiver", serve)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -7,8 +7,7 @@ import threading
 import time
 
 from batch_layer.settings import BatchSettings
-from common.lifecycle import stop_event_on_signals
-from common.logs import setup_logging
+from common.lifecycle import run_service, stop_event_on_signals
 
 log = logging.getLogger("scheduler")
 
@@ -35,11 +34,11 @@ def run_schedule(interval: float, stop: threading.Event) -> None:
         run_once()
 
 
-def main() -> None:
-
-    setup_logging("scheduler")
-    run_schedule(BatchSettings().batch_interval, stop_event_on_signals())
+def main() -> int:
+    return run_service(
+        "scheduler", lambda: run_schedule(BatchSettings().batch_interval, stop_event_on_signals())
+    )
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

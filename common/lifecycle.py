@@ -1,8 +1,14 @@
-"""Graceful stop on SIGTERM/SIGINT for the long-running services."""
+"""How the long-running services start and stop: logging, clear errors, graceful signals."""
 
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
+
+from pydantic import ValidationError
+
+from common.errors import LambdaError
+from common.logs import setup_logging
 
 
 def stop_event_on_signals() -> threading.Event:
@@ -15,3 +21,14 @@ def stop_event_on_signals() -> threading.Event:
     signal.signal(signal.SIGTERM, _handler)
     signal.signal(signal.SIGINT, _handler)
     return stop
+
+
+def run_service(service: str, body: Callable[[], None]) -> int:
+    """Run a service's main body with logging; bad configuration exits 2 with one clear line."""
+    log = setup_logging(service)
+    try:
+        body()
+    except (LambdaError, ValidationError) as exc:
+        log.error("%s cannot run: %s", service, exc)
+        return 2
+    return 0

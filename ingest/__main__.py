@@ -1,3 +1,5 @@
+import sys
+
 from ingest.main import main
 
-main()
+sys.exit(main())

@@ -1,12 +1,13 @@
 """Builds the ingest app."""
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
 
-from common.logs import setup_logging
+from common.lifecycle import run_service
 from common.views import Catalog, load_catalog
 from ingest.publisher import Publisher
 from ingest.routes import events, health
@@ -34,14 +35,16 @@ def create_app(settings: IngestSettings | None = None, catalog: Catalog | None =
     return app
 
 
-def main() -> None:
+def serve() -> None:
     """Serve on LAMBDA_INGEST_PORT until stopped."""
-
-    setup_logging("ingest")
     settings = IngestSettings()
     app = create_app(settings)
     uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port, log_level="warning")
 
 
+def main() -> int:
+    return run_service("ingest", serve)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,3 +1,5 @@
+import sys
+
 from serving_layer.main import main
 
-main()
+sys.exit(main())

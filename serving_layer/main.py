@@ -1,6 +1,7 @@
 """Builds the serving app."""
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from common.errors import LakeError
 from common.lake import Lake
-from common.logs import setup_logging
+from common.lifecycle import run_service
 from common.views import Catalog, load_catalog
 from serving_layer.routes import health, views
 from serving_layer.settings import ServingSettings
@@ -49,14 +50,16 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
     return app
 
 
-def main() -> None:
+def serve() -> None:
     """Serve on LAMBDA_SERVING_PORT until stopped."""
-
-    setup_logging("serving")
     settings = ServingSettings()
     app = create_app(settings)
     uvicorn.run(app, host=settings.serving_host, port=settings.serving_port, log_level="warning")
 
 
+def main() -> int:
+    return run_service("serving", serve)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,3 +1,5 @@
+import sys
+
 from speed_layer.service import main
 
-main()
+sys.exit(main())

@@ -8,6 +8,7 @@ serving layer's answers never lose an event they have shown.
 """
 
 import logging
+import sys
 import threading
 import time
 
@@ -20,9 +21,8 @@ from common.errors import EventError
 from common.events import Event, decode_event
 from common.kafka import broker_errors, make_consumer, topic_partitions
 from common.lake import BatchVersion, Lake
-from common.lifecycle import stop_event_on_signals
+from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
-from common.logs import setup_logging
 from common.views import Catalog, load_catalog
 from speed_layer.settings import SpeedSettings
 from speed_layer.snapshots import SnapshotWriter
@@ -157,14 +157,17 @@ class SpeedLayer:
         return applied
 
 
-def main() -> None:
+def serve() -> None:
     """Run the speed layer until SIGTERM/SIGINT."""
-    setup_logging("speed")
     settings = SpeedSettings()
     lake = Lake(settings.data_dir)
     lake.ensure()
     SpeedLayer(settings, lake, load_catalog(settings.views_file)).run(stop_event_on_signals())
 
 
+def main() -> int:
+    return run_service("speed", serve)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
