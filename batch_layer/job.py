@@ -17,7 +17,14 @@ from batch_layer.archive_barrier import wait_for_archive
 from batch_layer.settings import BatchSettings
 from batch_layer.spark_views import compute_view, deduplicate, read_master, spark_session
 from common.errors import LambdaError
-from common.lake import BatchVersion, Lake, contiguous_coverage, fsync_dir, remove_tree
+from common.lake import (
+    BatchVersion,
+    Lake,
+    contiguous_coverage,
+    fsync_dir,
+    fsync_tree,
+    remove_tree,
+)
 from common.locks import exclusive
 from common.logs import setup_logging
 from common.timeutil import utc_now_text
@@ -68,6 +75,7 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
             duration_s=round(time.monotonic() - started, 3),
         )
         (tmp / "version.json").write_text(json.dumps(published.to_json(), indent=2))
+        fsync_tree(tmp)
         (lake.versions / version).parent.mkdir(parents=True, exist_ok=True)
         tmp.rename(lake.versions / version)
         fsync_dir(lake.versions)
@@ -78,12 +86,14 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
 
 
 def _collect_garbage(lake: Lake, keep: int) -> None:
-    """Drop old versions, but never one the served speed snapshot is based on."""
+    """Drop old versions: never the served snapshot's base, nor anything newer (the speed
+    layer may be rebuilding onto it)."""
     pointer = lake.read_speed_pointer()
-    protected = {pointer.base_version} if pointer else set()
+    base = pointer.base_version if pointer and pointer.base_version else None
     for version in lake.published_versions()[:-keep]:
-        if version not in protected:
-            remove_tree(lake.versions / version)
+        if base is not None and version >= base:
+            continue
+        remove_tree(lake.versions / version)
     for leftover in lake.versions.glob("*.tmp"):
         remove_tree(leftover)
 

@@ -1,14 +1,19 @@
 """Writes validated events to Kafka and waits until the broker acknowledged every one."""
 
+import threading
 import time
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 
-from common.errors import BrokerError
+from common.errors import BrokerError, LambdaError
 from common.events import Event
 from common.kafka import make_producer
 from common.settings import CommonSettings
+
+
+class EventTooLarge(LambdaError):
+    """The broker refuses an event for its size; retrying cannot help (413)."""
 
 
 class Publisher:
@@ -19,6 +24,7 @@ class Publisher:
         self.ack_timeout_s = ack_timeout_s
         self._settings = settings
         self._producer: KafkaProducer | None = None
+        self._lock = threading.Lock()
 
     def publish(self, events: list[Event]) -> None:
         """Send every event; return once all are acknowledged, or raise BrokerError."""
@@ -30,13 +36,16 @@ class Publisher:
             futures = [producer.send(self.topic, key=e.key(), value=e.encode()) for e in events]
             for future in futures:
                 future.get(timeout=max(deadline - time.monotonic(), 0.001))
+        except (MessageSizeTooLargeError, RecordListTooLargeError) as exc:
+            raise EventTooLarge(f"an event is larger than the broker accepts: {exc}") from exc
         except KafkaError as exc:
             raise BrokerError(f"the broker did not acknowledge in time: {exc}") from exc
 
     def _connected(self) -> KafkaProducer:
-        if self._producer is None:
-            self._producer = make_producer(self._settings)
-        return self._producer
+        with self._lock:
+            if self._producer is None:
+                self._producer = make_producer(self._settings)
+            return self._producer
 
     def close(self) -> None:
         if self._producer is not None:

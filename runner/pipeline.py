@@ -10,7 +10,7 @@ import urllib.request
 from pydantic import ValidationError
 
 from common.errors import LambdaError
-from common.kafka import ensure_topic
+from common.kafka import EndOffsets, ensure_topic
 from common.lake import Lake
 from common.lifecycle import stop_event_on_signals
 from common.logs import setup_logging
@@ -62,15 +62,35 @@ class Pipeline:
 
     def _prepare_topic(self) -> None:
         created = ensure_topic(self.settings)
-        if created or not self.lake.generation_file.exists():
+        if created or not self.lake.generation_file.exists() or self._topic_was_replaced():
             generation = self.lake.start_generation()
             log.info("topic %s is new: archiving generation %d", self.settings.topic, generation)
 
-    def wait_ready(self, timeout_s: float = 90.0) -> bool:
-        """Wait until both HTTP services answer /health with 200."""
+    def _topic_was_replaced(self) -> bool:
+        """True when the topic ends before what was archived from it: it is another topic."""
+        generation = self.lake.read_generation()
+        archived: dict[int, int] = {}
+        for f in self.lake.master_files(generation):
+            archived[f.partition] = max(archived.get(f.partition, 0), f.last + 1)
+        if not archived:
+            return False
+        probe = EndOffsets(self.settings)
+        try:
+            ends = probe.read()
+        finally:
+            probe.close()
+        replaced = any(ends.get(p, 0) < offset for p, offset in archived.items())
+        if replaced:
+            log.warning(
+                "topic %s ends before the archived offsets %s", self.settings.topic, archived
+            )
+        return replaced
+
+    def wait_ready(self, stop: threading.Event, timeout_s: float = 90.0) -> bool:
+        """Wait until both HTTP services answer /health with 200 (or a stop is asked for)."""
         deadline = time.monotonic() + timeout_s
         urls = [self.ingest_url + "/health", self.serving_url + "/health"]
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not stop.is_set():
             if all(_healthy(url) for url in urls):
                 return True
             self.supervisor.check()
@@ -89,7 +109,11 @@ class Pipeline:
         """Restart what dies, the broker included, until ``stop`` is set."""
         while not stop.wait(0.25):
             if self.broker is not None and self.broker.poll() is not None:
-                self._restart_after_broker_loss()
+                try:
+                    self._restart_after_broker_loss()
+                except LambdaError as exc:
+                    log.error("cannot restart the pipeline yet: %s; trying again", exc)
+                    continue
             self.supervisor.check()
 
     def _restart_after_broker_loss(self) -> None:
@@ -140,7 +164,9 @@ def main() -> int:
         pipeline.stop()
         return 2
     try:
-        if not pipeline.wait_ready():
+        if not pipeline.wait_ready(stop):
+            if stop.is_set():
+                return 0
             log.error("the services did not become healthy within 90 s; see the log above")
             return 1
         print(_banner(pipeline), flush=True)

@@ -104,6 +104,7 @@ class Supervisor:
                 )
 
     def stop_all(self) -> None:
+        self._due.clear()
         for service in self.services:
             if service.process is not None:
                 service.stop()

@@ -51,6 +51,28 @@ class Served:
             raise FileNotFoundError(self.lake.snapshot_dir(self.speed.snapshot) / view)
         return batch + speed
 
+    def unreflected_archive(self) -> int:
+        """Archived events of earlier topic generations that the served pair lacks.
+
+        A speed snapshot of the current generation holds them (the speed layer folds them in
+        when it builds its state); a snapshot left from an earlier run, or none, may not.
+        """
+        if self.speed is not None and self.speed.generation == self.generation:
+            return 0
+        covered = self.batch.offsets if self.batch else {}
+        missing = 0
+        for f in self.lake.master_files():
+            if f.generation >= self.generation:
+                continue
+            last_covered = covered.get(f.generation, {}).get(f.partition, -1)
+            if self.speed is not None and f.generation < self.speed.generation:
+                continue  # the snapshot's own rebuild folded these in
+            if self.speed is not None and f.generation == self.speed.generation:
+                reflected = self.speed.offsets.get(f.partition, 0) - 1
+                last_covered = max(last_covered, reflected)
+            missing += max(0, f.last - max(f.first - 1, last_covered))
+        return missing
+
     def speed_offsets(self) -> dict[int, int]:
         """Per partition of the current generation, the first offset the speed view lacks."""
         if self.speed is not None and self.speed.generation == self.generation:
@@ -64,6 +86,9 @@ def resolve(lake: Lake) -> Served:
     pointer = lake.read_speed_pointer()
     if pointer is not None:
         batch = lake.read_version(pointer.base_version) if pointer.base_version else None
+        if pointer.base_version and batch is None:
+            # Collected between reading the pointer and the version: the caller retries.
+            raise FileNotFoundError(lake.versions / pointer.base_version / "version.json")
     else:
         batch = lake.read_manifest()
     return Served(batch=batch, speed=pointer, generation=generation, lake=lake)
@@ -89,7 +114,8 @@ class LagProbe:
             self.close()
             return None
         reflected = served.speed_offsets()
-        return sum(max(0, end - reflected.get(p, 0)) for p, end in ends.items())
+        on_topic = sum(max(0, end - reflected.get(p, 0)) for p, end in ends.items())
+        return on_topic + served.unreflected_archive()
 
     def close(self) -> None:
         if self._ends is not None:

@@ -48,8 +48,13 @@ class SpeedLayer:
         self.partitions: list[TopicPartition] = []
         self.written_offsets: dict[int, int] | None = None
         self.invalid_records = 0
+        self.stop = threading.Event()
+        # False while the consumer's positions do not match self.state (before the first
+        # build, and during a rebuild): no snapshot may be written then.
+        self.consistent = False
 
     def run(self, stop: threading.Event) -> None:
+        self.stop = stop
         with exclusive(self.lake.speed / ".lock", "speed layer"):
             consumer = make_consumer(self.settings, max_poll_records=20_000)
             try:
@@ -78,6 +83,7 @@ class SpeedLayer:
             if now - last_write >= self.settings.speed_snapshot_seconds:
                 last_write = now
                 self._snapshot(consumer)
+        self._snapshot(consumer)  # what was read before the stop is served after it
 
     def _poll(self, consumer: KafkaConsumer, state: SpeedState, timeout_ms: int) -> int:
         with broker_errors("cannot fetch records"):
@@ -97,6 +103,8 @@ class SpeedLayer:
             return {tp.partition: consumer.position(tp) for tp in self.partitions}
 
     def _snapshot(self, consumer: KafkaConsumer, force: bool = False) -> None:
+        if not self.consistent:
+            return
         offsets = self._positions(consumer)
         changed = any(v.changed for v in self.state.views.values())
         if force or changed or offsets != self.written_offsets:
@@ -109,14 +117,17 @@ class SpeedLayer:
     ) -> None:
         """Build the state for ``manifest`` from its offsets up to at least ``target``."""
         started = time.monotonic()
+        self.consistent = False
         state = SpeedState(self.catalog)
         backlog = self._apply_backlog(state, manifest)
         starts = manifest.next_offsets(self.generation) if manifest else {}
         with broker_errors("cannot seek"):
             for tp in self.partitions:
                 consumer.seek(tp, starts.get(tp.partition, 0))
-        self._catch_up(consumer, state, target)
+        if not self._catch_up(consumer, state, target):
+            return  # stopped: the old pair stays served
         self.state, self.base = state, manifest
+        self.consistent = True
         self.writer.forget_previous()
         self._snapshot(consumer, force=True)
         log.info(
@@ -128,17 +139,23 @@ class SpeedLayer:
             time.monotonic() - started,
         )
 
-    def _catch_up(self, consumer: KafkaConsumer, state: SpeedState, target: dict[int, int]) -> None:
+    def _catch_up(self, consumer: KafkaConsumer, state: SpeedState, target: dict[int, int]) -> bool:
+        """Read into ``state`` up to ``target``; False if asked to stop first.
+
+        A new state is never published short of what was served, so a stalled broker stalls
+        the switch (and shows as lag) rather than making answers go backwards.
+        """
         last_progress = time.monotonic()
-        while True:
+        while not self.stop.is_set():
             positions = self._positions(consumer)
             if all(positions.get(p, 0) >= offset for p, offset in target.items()):
-                return
+                return True
             if self._poll(consumer, state, timeout_ms=100):
                 last_progress = time.monotonic()
             elif time.monotonic() - last_progress > CATCH_UP_STALL_SECONDS:
-                log.warning("could not reach offsets %s (at %s); going on", target, positions)
-                return
+                log.warning("still catching up to offsets %s (at %s)", target, positions)
+                last_progress = time.monotonic()
+        return False
 
     def _apply_backlog(self, state: SpeedState, manifest: BatchVersion | None) -> int:
         """Fold in archived events of earlier topic generations that no batch covers."""

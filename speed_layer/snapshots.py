@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from common.lake import Lake, SpeedPointer, fsync_dir, remove_tree
+from common.lake import Lake, SpeedPointer, fsync_dir, fsync_tree, remove_tree
 from common.timeutil import utc_now_text
 from speed_layer.speed_state import SpeedState
 
@@ -43,6 +43,7 @@ class SnapshotWriter:
                 pq.write_table(view_state.to_table(), target, compression="none")
                 view_state.changed = False
         final = self.lake.snapshot_dir(name)
+        fsync_tree(tmp)
         os.replace(tmp, final)
         fsync_dir(final.parent)
         self._last_files = {v: final / f"{v}.parquet" for v in state.views}

@@ -10,6 +10,7 @@ from common.errors import BrokerError
 from common.events import validate_events
 from common.timeutil import now_ms
 from ingest.body import BodyError, TooLarge, parse_body
+from ingest.publisher import EventTooLarge
 from ingest.state import StateDep
 
 router = APIRouter(tags=["events"])
@@ -32,6 +33,8 @@ async def post_events(request: Request, state: StateDep) -> JSONResponse:
     ids = [e.id for e in events]
     try:
         await run_in_threadpool(state.publisher.publish, events)
+    except EventTooLarge as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=413)
     except BrokerError as exc:
         return _unavailable(str(exc), ids, settings.retry_after_seconds)
     return JSONResponse({"accepted": len(events), "ids": ids}, status_code=202)

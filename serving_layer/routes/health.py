@@ -17,7 +17,7 @@ def health(state: StateDep) -> JSONResponse:
     """200 with the freshness of the batch and speed views; 503 if the data cannot be read."""
     try:
         served = resolve(state.lake)
-    except LakeError as exc:
+    except (LakeError, FileNotFoundError) as exc:
         return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
     lag = state.lag_probe.lag(served)
     body: dict[str, Any] = {

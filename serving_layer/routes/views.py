@@ -59,8 +59,8 @@ def query_view(
             422, [{"loc": ["query", exc.param], "msg": exc.message, "type": "value_error"}]
         ) from exc
     for attempt in range(READ_ATTEMPTS):
-        served = resolve(state.lake)
         try:
+            served = resolve(state.lake)
             rows = merge_rows(state.duckdb, spec, served.files(view.name, spec.source))
             break
         except (duckdb.IOException, FileNotFoundError) as exc:
