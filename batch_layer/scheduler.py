@@ -7,6 +7,7 @@ import threading
 import time
 
 from batch_layer.settings import BatchSettings
+from common.lake import Lake
 from common.lifecycle import run_service, stop_event_on_signals
 
 log = logging.getLogger("scheduler")
@@ -23,21 +24,43 @@ def run_once() -> bool:
     return False
 
 
-def run_schedule(interval: float, stop: threading.Event) -> None:
-    """Every ``interval`` seconds, run a batch; an interval of 0 schedules nothing."""
+def uncovered_earlier_generations(lake: Lake) -> bool:
+    """Whether archived events of an earlier topic generation are in no batch version yet."""
+    generation = lake.read_generation()
+    manifest = lake.read_manifest()
+    covered = manifest.offsets if manifest else {}
+    return any(
+        f.last > covered.get(f.generation, {}).get(f.partition, -1)
+        for f in lake.master_files()
+        if f.generation < generation
+    )
+
+
+def run_schedule(interval: float, lake: Lake, stop: threading.Event) -> None:
+    """Every ``interval`` seconds, run a batch; an interval of 0 schedules nothing.
+
+    With a schedule, a batch also runs at once when a previous run left archived events that
+    no batch covers, so the speed layer does not carry them for a whole interval.
+    """
     if interval <= 0:
         log.info("batch schedule is off (LAMBDA_BATCH_INTERVAL=0); `make batch` runs one")
         stop.wait()
         return
     log.info("a batch runs every %.0fs", interval)
+    if uncovered_earlier_generations(lake):
+        log.info("events archived by an earlier run are in no batch yet: running one now")
+        run_once()
     while not stop.wait(interval):
         run_once()
 
 
+def schedule() -> None:
+    settings = BatchSettings()
+    run_schedule(settings.batch_interval, Lake(settings.data_dir), stop_event_on_signals())
+
+
 def main() -> int:
-    return run_service(
-        "scheduler", lambda: run_schedule(BatchSettings().batch_interval, stop_event_on_signals())
-    )
+    return run_service("scheduler", schedule)
 
 
 if __name__ == "__main__":

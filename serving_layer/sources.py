@@ -1,6 +1,7 @@
 """Which batch version and speed snapshot answer a query, and how far behind the speed view is."""
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,17 +102,23 @@ class LagProbe:
         self.settings = settings
         self._ends: EndOffsets | None = None
 
-    def lag(self, served: Served) -> int | None:
-        """The lag, or None when the broker cannot be reached."""
+    def ends(self) -> dict[int, int] | None:
+        """The topic's end offsets, or None when the broker cannot be reached."""
         if self._ends is None and not bootstrap_reachable(self.settings.kafka_bootstrap):
             return None
         try:
             if self._ends is None:
                 self._ends = EndOffsets(self.settings)
-            ends = self._ends.read()
+            return self._ends.read()
         except BrokerError as exc:
             log.warning("cannot read end offsets: %s", exc)
             self.close()
+            return None
+
+    def lag(self, served: Served, ends: dict[int, int] | None = None) -> int | None:
+        """The lag, or None when the broker cannot be reached."""
+        ends = ends if ends is not None else self.ends()
+        if ends is None:
             return None
         reflected = served.speed_offsets()
         on_topic = sum(max(0, end - reflected.get(p, 0)) for p, end in ends.items())
@@ -123,6 +130,23 @@ class LagProbe:
                 self._ends.close()
             finally:
                 self._ends = None
+
+
+def archive_status(lake: Lake, generation: int, ends: dict[int, int] | None) -> dict[str, Any]:
+    """How far the archiver has come: files, records, age of the newest file, lag behind."""
+    files = lake.master_files(generation)
+    written: dict[int, int] = {}
+    for f in files:
+        written[f.partition] = max(written.get(f.partition, 0), f.last + 1)
+    newest = max((f.path.stat().st_mtime for f in files), default=None)
+    behind = None if ends is None else sum(max(0, e - written.get(p, 0)) for p, e in ends.items())
+    return {
+        "generation": generation,
+        "files": len(files),
+        "offsets": sum(written.values()),
+        "newest_file_age_s": None if newest is None else round(time.time() - newest, 3),
+        "lag": behind,
+    }
 
 
 def meta(served: Served, lag: int | None, source: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from common.errors import LakeError
-from serving_layer.sources import meta, resolve
+from serving_layer.sources import archive_status, meta, resolve
 from serving_layer.state import StateDep
 
 router = APIRouter(tags=["health"])
@@ -14,16 +14,19 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health")
 def health(state: StateDep) -> JSONResponse:
-    """200 with the freshness of the batch and speed views; 503 if the data cannot be read."""
+    """200 with the freshness of every stage (archive, batch, speed); 503 if the data cannot
+    be read."""
     try:
         served = resolve(state.lake)
     except (LakeError, FileNotFoundError) as exc:
         return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
-    lag = state.lag_probe.lag(served)
+    ends = state.lag_probe.ends()
+    lag = state.lag_probe.lag(served, ends) if ends is not None else None
     body: dict[str, Any] = {
         "status": "ok",
-        "broker": lag is not None,
+        "broker": ends is not None,
         **meta(served, lag, "merged"),
+        "archive": archive_status(state.lake, served.generation, ends),
     }
     body.pop("source")
     return JSONResponse(body)
