@@ -15,7 +15,6 @@ FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TYPE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 NUMERIC_KINDS = ("sum", "min", "max", "avg")
 FIELD_KINDS = (*NUMERIC_KINDS, "distinct")
-KINDS = ("count", *FIELD_KINDS)
 RESERVED = frozenset({"bucket", "id", "type", "ts"})
 
 

@@ -20,26 +20,17 @@ def merge_rows(
     sql, params = _sql(spec, files)
     cursor = connection.cursor()
     try:
-        result = cursor.execute(sql, params)
-        names = [d[0] for d in result.description]
-        records = result.fetchall()
+        # Arrow's to_pylist builds the row dicts in C++, several times faster than Python.
+        rows: list[dict[str, Any]] = cursor.sql(sql, params=params).to_arrow_table().to_pylist()
     finally:
         cursor.close()
-    distinct = [i for i, name in enumerate(names) if name in _distinct_names(spec)]
-    if not distinct:
-        return [dict(zip(names, record, strict=True)) for record in records]
-    union = hll_union(HLL_LG_K)
-    rows = []
-    for record in records:
-        values = list(record)
-        for i in distinct:
-            values[i] = union_estimate(values[i], union)
-        rows.append(dict(zip(names, values, strict=True)))
+    distinct = [m.name for m in spec.view.metrics if m.kind == "distinct"]
+    if distinct:
+        union = hll_union(HLL_LG_K)
+        for row in rows:
+            for name in distinct:
+                row[name] = union_estimate(row[name], union)
     return rows
-
-
-def _distinct_names(spec: QuerySpec) -> set[str]:
-    return {m.name for m in spec.view.metrics if m.kind == "distinct"}
 
 
 def _sql(spec: QuerySpec, files: list[Path]) -> tuple[str, list[Any]]:

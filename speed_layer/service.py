@@ -47,7 +47,6 @@ class SpeedLayer:
         self.base: BatchVersion | None = None
         self.partitions: list[TopicPartition] = []
         self.written_offsets: dict[int, int] | None = None
-        self.invalid_records = 0
         self.stop = threading.Event()
         # False while the consumer's positions do not match self.state (before the first
         # build, and during a rebuild): no snapshot may be written then.
@@ -93,8 +92,13 @@ class SpeedLayer:
             for record in records:
                 try:
                     state.apply(decode_event(record.value))
-                except EventError:
-                    self.invalid_records += 1
+                except EventError as exc:
+                    log.warning(
+                        "skipped record %d of partition %d: %s",
+                        record.offset,
+                        record.partition,
+                        exc,
+                    )
                 count += 1
         return count
 

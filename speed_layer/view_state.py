@@ -8,7 +8,7 @@ from datasketches import hll_sketch, tgt_hll_type
 
 from common.events import Event
 from common.metrics import BUCKET_COLUMN, HLL_LG_K, state_columns
-from common.timeutil import GRANULARITY_MS
+from common.timeutil import bucket_of
 from common.values import number_of, text_of
 from common.views import Metric, View
 
@@ -24,7 +24,6 @@ class ViewState:
         self.view = view
         self.groups: dict[Key, Slots] = {}
         self.changed = True
-        self._size = GRANULARITY_MS[view.granularity]
         self._columns = [c for m in view.metrics for c in state_columns(m)]
         self._hll_slots = [i for i, c in enumerate(self._columns) if c.part == "hll"]
         self._updaters = [_updater(m, self._slot_of(m)) for m in view.metrics]
@@ -36,7 +35,7 @@ class ViewState:
         """Fold one event (of this view's type) into its group."""
         props = event.props
         key = (
-            event.ts - event.ts % self._size,
+            bucket_of(event.ts, self.view.granularity),
             *(text_of(props.get(d)) for d in self.view.dimensions),
         )
         slots = self.groups.get(key)
