@@ -95,7 +95,7 @@ def _check_type(index: int, raw: dict[str, Any]) -> Problem | None:
     if "type" not in raw:
         return Problem(index, "type", "field required: every event needs a 'type'")
     value = raw["type"]
-    if not isinstance(value, str) or not TYPE_RE.match(value):
+    if not isinstance(value, str) or not TYPE_RE.fullmatch(value):
         return Problem(
             index, "type", f"must be 1-100 characters of [A-Za-z0-9_.-], got {_short(value)}"
         )
@@ -103,9 +103,9 @@ def _check_type(index: int, raw: dict[str, Any]) -> Problem | None:
 
 
 def _check_id(index: int, raw: dict[str, Any]) -> Problem | None:
-    if "id" not in raw:
+    value = raw.get("id")
+    if value is None:
         return None
-    value = raw["id"]
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_LENGTH:
         return Problem(
             index, "id", f"must be a string of 1-{MAX_ID_LENGTH} characters, got {_short(value)}"

@@ -173,7 +173,7 @@ class Lake:
                 continue
             for part_dir in _children(gen_dir, "p="):
                 for path in part_dir.iterdir():
-                    match = MASTER_FILE_RE.match(path.name)
+                    match = MASTER_FILE_RE.fullmatch(path.name)
                     if match:
                         first, last = int(match[1]), int(match[2])
                         files.append(MasterFile(gen, int(part_dir.name[2:]), first, last, path))

@@ -106,14 +106,14 @@ def _parse_view(raw: Any, where: str) -> View:
     if not isinstance(raw, dict):
         raise ViewsError(f"{where}: expected a mapping with name, event_type, metrics")
     name = raw.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ViewsError(f"{where}: field 'name': must match [a-z][a-z0-9_]*, got {name!r}")
     where = f"{where.split(': view #', maxsplit=1)[0]}: view '{name}'"
     unknown = set(raw) - {"name", "event_type", "dimensions", "granularity", "metrics"}
     if unknown:
         raise ViewsError(f"{where}: field '{sorted(unknown)[0]}': unknown field")
     event_type = raw.get("event_type")
-    if not isinstance(event_type, str) or not TYPE_RE.match(event_type):
+    if not isinstance(event_type, str) or not TYPE_RE.fullmatch(event_type):
         raise ViewsError(
             f"{where}: field 'event_type': must be 1-100 characters of [A-Za-z0-9_.-], "
             f"got {event_type!r}"
@@ -138,7 +138,12 @@ def _parse_dimensions(raw: Any, where: str) -> tuple[str, ...]:
     if not isinstance(raw, list):
         raise ViewsError(f"{where}: field 'dimensions': expected a list of field names")
     for dim in raw:
-        if not isinstance(dim, str) or not FIELD_RE.match(dim) or dim in RESERVED or "__" in dim:
+        if (
+            not isinstance(dim, str)
+            or not FIELD_RE.fullmatch(dim)
+            or dim in RESERVED
+            or "__" in dim
+        ):
             raise ViewsError(
                 f"{where}: field 'dimensions': {dim!r} is not a usable field name "
                 f"([A-Za-z_][A-Za-z0-9_]* without '__', not one of {', '.join(sorted(RESERVED))})"
@@ -155,7 +160,7 @@ def _parse_metrics(raw: Any, where: str) -> tuple[Metric, ...]:
 
 
 def _parse_metric(name: Any, spec: Any, where: str) -> Metric:
-    if not isinstance(name, str) or not NAME_RE.match(name) or name == "bucket" or "__" in name:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name == "bucket" or "__" in name:
         raise ViewsError(
             f"{where}: field 'metrics': metric name {name!r} must match [a-z][a-z0-9_]*, "
             "without '__' (kept for state columns), and not be 'bucket'"
@@ -165,7 +170,7 @@ def _parse_metric(name: Any, spec: Any, where: str) -> Metric:
     if isinstance(spec, dict) and len(spec) == 1:
         kind, field = next(iter(spec.items()))
         if kind in FIELD_KINDS:
-            if not isinstance(field, str) or not FIELD_RE.match(field) or field in RESERVED:
+            if not isinstance(field, str) or not FIELD_RE.fullmatch(field) or field in RESERVED:
                 raise ViewsError(
                     f"{where}: field 'metrics.{name}': {kind} needs a property name "
                     f"([A-Za-z_][A-Za-z0-9_]*, not one of {', '.join(sorted(RESERVED))}), "

@@ -61,4 +61,4 @@ def _ndjson(body: bytes, max_events: int) -> list[Any]:
 
 
 def _problem(loc: list[Any], msg: str) -> dict[str, Any]:
-    return {"loc": ["body", *loc], "msg": msg, "type": "value_error"}
+    return {"loc": ["body", *loc], "index": None, "field": None, "msg": msg, "type": "value_error"}

@@ -44,7 +44,14 @@ class Publisher:
     def _connected(self) -> KafkaProducer:
         with self._lock:
             if self._producer is None:
-                self._producer = make_producer(self._settings)
+                # The producer gives up when the request would: no send blocks or retries longer.
+                wait_ms = int(self.ack_timeout_s * 1000)
+                self._producer = make_producer(
+                    self._settings,
+                    max_block_ms=wait_ms,
+                    request_timeout_ms=wait_ms,
+                    delivery_timeout_ms=wait_ms + 10,
+                )
             return self._producer
 
     def close(self) -> None:

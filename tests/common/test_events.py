@@ -164,6 +164,17 @@ def test_id_limits():
         assert f"1-{MAX_ID_LENGTH} characters" in problem.msg
 
 
+def test_a_null_id_is_an_absent_id():
+    events, problems = validate([{"type": "page_view", "id": None}])
+    assert problems == []
+    assert len(events[0].id) == 36  # an assigned UUID
+
+
+@pytest.mark.parametrize("text", ["purchase\n", "x" * 100 + "\n"])
+def test_a_trailing_newline_is_not_part_of_a_valid_type(text):
+    assert one_problem({"type": text}).field == "type"
+
+
 def test_missing_type():
     problem = one_problem({"id": "a", "amount": 3})
     assert problem.field == "type"

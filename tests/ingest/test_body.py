@@ -97,7 +97,13 @@ def test_no_events_is_422(body, content_type):
     problem = body_error(body, content_type)
     assert problem.status == 422
     assert problem.detail == [
-        {"loc": ["body"], "msg": "the request holds no events", "type": "value_error"}
+        {
+            "loc": ["body"],
+            "index": None,
+            "field": None,
+            "msg": "the request holds no events",
+            "type": "value_error",
+        }
     ]
 
 
