@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 export LAMBDA_VIEWS_FILE ?= views.yaml
 export LAMBDA_DATA_DIR ?= data
 
-.PHONY: help venv run batch demo lint format test test-unit test-integration clean
+.PHONY: help venv run batch demo lint format test test-unit test-integration bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -52,3 +52,6 @@ test-integration: venv  ## integration tests against real local processes
 
 clean:  ## remove the data directory and caches (keeps .venv)
 	rm -rf data .pytest_cache .ruff_cache spark-warehouse metastore_db derby.log
+
+bench: venv  ## benchmarks against a pipeline of their own: event to visible, merged query latency
+	$(BIN)/python -m bench

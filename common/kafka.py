@@ -159,7 +159,7 @@ class EndOffsets:
                 while not self._at_tail():
                     if time.monotonic() > deadline:
                         raise BrokerError("timed out reading the end offsets")
-                    self._consumer.poll(timeout_ms=5, max_records=100_000)
+                    self._consumer.poll(timeout_ms=2, max_records=100_000)
             return {tp.partition: self._consumer.position(tp) for tp in self._partitions}
 
     def _forget_highwater(self) -> None:

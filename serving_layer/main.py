@@ -3,6 +3,7 @@
 import logging
 import sys
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import duckdb
@@ -31,10 +32,12 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         connection = duckdb.connect(config={"threads": 2})
         probe = LagProbe(settings)
+        pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lag")
         app.state.serving = ServingState(
-            settings, catalog, Lake(settings.data_dir), connection, probe
+            settings, catalog, Lake(settings.data_dir), connection, probe, pool
         )
         yield
+        pool.shutdown()
         probe.close()
         connection.close()
 

@@ -1,5 +1,6 @@
 """What the serving app holds for its lifetime: settings, catalog, DuckDB, the lag probe."""
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -19,6 +20,7 @@ class ServingState:
     lake: Lake
     duckdb: duckdb.DuckDBPyConnection
     lag_probe: LagProbe
+    lag_pool: ThreadPoolExecutor
 
 
 def get_state(request: Request) -> ServingState:

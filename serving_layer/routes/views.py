@@ -61,13 +61,17 @@ def query_view(
     for attempt in range(READ_ATTEMPTS):
         try:
             served = resolve(state.lake)
+            # The log end is read after the pointer (so lag never understates) and while
+            # DuckDB merges, so the two waits overlap.
+            ends = state.lag_pool.submit(state.lag_probe.ends)
             rows = merge_rows(state.duckdb, spec, served.files(view.name, spec.source))
             break
         except (duckdb.IOException, FileNotFoundError) as exc:
             # A snapshot or version was collected between resolving and reading it.
             if attempt == READ_ATTEMPTS - 1:
                 raise LakeError(f"the served files kept changing: {exc}") from exc
-    lag = state.lag_probe.lag(served)
+    end_offsets = ends.result()
+    lag = None if end_offsets is None else state.lag_probe.lag(served, end_offsets)
     answer_meta = meta(served, lag, spec.source)
     answer_meta["query_ms"] = round((time.perf_counter() - started) * 1000, 2)
     answer = {"view": view.name, "granularity": spec.granularity, "rows": rows, "meta": answer_meta}

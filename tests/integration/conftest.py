@@ -3,7 +3,6 @@ accepted event, and a DuckDB ground truth to compare merged answers with."""
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,16 +21,10 @@ import pytest
 from common.lake import Lake
 from common.timeutil import GRANULARITY_MS, format_bucket, parse_rfc3339
 from common.views import Catalog, View, load_catalog
+from runner.launcher import ROOT, launched
 
-ROOT = Path(__file__).resolve().parents[2]
 VIEWS_FILE = Path(__file__).with_name("views.yaml")
 START_TIMEOUT_S = 120
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(condition, timeout_s: float, what: str, interval_s: float = 0.1) -> Any:
@@ -125,51 +118,19 @@ class Pipeline:
 @contextmanager
 def launch(base: Path, data_dir: Path) -> Iterator[Pipeline]:
     """Run `python -m runner` (what `make run` runs) on free ports until the block ends."""
-    ingest_port, serving_port, broker_port = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "LAMBDA_DATA_DIR": str(data_dir),
-        "LAMBDA_VIEWS_FILE": str(VIEWS_FILE),
-        "LAMBDA_KAFKA_BOOTSTRAP": f"127.0.0.1:{broker_port}",
-        "LAMBDA_INGEST_PORT": str(ingest_port),
-        "LAMBDA_SERVING_PORT": str(serving_port),
-        "LAMBDA_BATCH_INTERVAL": "0",
-        "LAMBDA_LOCAL_BROKER": "1",
-    }
-    log_path = base / f"pipeline-{broker_port}.log"
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "runner"],
-            env=env,
-            cwd=ROOT,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+    with launched(base, data_dir, VIEWS_FILE, START_TIMEOUT_S) as running:
+        handle = Pipeline(
+            data_dir=running.data_dir,
+            env=running.env,
+            ingest_url=running.ingest_url,
+            serving_url=running.serving_url,
+            log_path=running.log_path,
+            catalog=load_catalog(VIEWS_FILE),
         )
-    handle = Pipeline(
-        data_dir=data_dir,
-        env=env,
-        ingest_url=f"http://127.0.0.1:{ingest_port}",
-        serving_url=f"http://127.0.0.1:{serving_port}",
-        log_path=log_path,
-        catalog=load_catalog(VIEWS_FILE),
-    )
-    try:
-        wait_for(
-            lambda: process.poll() is not None or "pipeline is running" in log_path.read_text(),
-            START_TIMEOUT_S,
-            "the pipeline to start",
-            interval_s=0.2,
-        )
-        assert process.poll() is None, f"the runner exited:\n{handle.log_tail()}"
-        yield handle
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        handle.client.close()
+            yield handle
+        finally:
+            handle.client.close()
 
 
 @pytest.fixture(scope="session")

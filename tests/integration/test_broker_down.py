@@ -8,9 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, free_port, wait_for
+from conftest import wait_for
 
 from runner.broker import start_broker
+from runner.launcher import ROOT, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,1 @@
+"""`make bench`: the pipeline's speed, measured on this machine and printed."""

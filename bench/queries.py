@@ -1,0 +1,44 @@
+"""Merged query latency over a day of minute buckets, half in a batch version, half in speed."""
+
+import time
+import uuid
+
+import httpx
+
+DAY_MS = 86_400_000
+PAGES = [f"/p/{i}" for i in range(12)]
+
+
+def seed_day(ingest_url: str, day_start_ms: int, count: int, prefix: str) -> None:
+    """Post ``count`` page views spread over the day."""
+    with httpx.Client(timeout=60) as client:
+        for start in range(0, count, 5_000):
+            events = [
+                {
+                    "id": f"{prefix}-{uuid.uuid4()}",
+                    "type": "page_view",
+                    "ts": day_start_ms + (i * 7_919) % DAY_MS,
+                    "page": PAGES[i % len(PAGES)],
+                    "user_id": f"u{i % 5_003}",
+                }
+                for i in range(start, min(count, start + 5_000))
+            ]
+            client.post(f"{ingest_url}/events", json=events).raise_for_status()
+
+
+def time_queries(
+    serving_url: str, params: dict[str, str], repeat: int
+) -> tuple[list[float], list[float]]:
+    """Seconds of ``repeat`` identical queries (after one warm-up): as the client saw them, and
+    as the server reported them (``meta.query_ms``, before JSON encoding)."""
+    url = f"{serving_url}/views/page_views_by_page"
+    with httpx.Client(timeout=60) as client:
+        client.get(url, params=params).raise_for_status()
+        client_side, server_side = [], []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            response = client.get(url, params=params)
+            response.raise_for_status()
+            client_side.append(time.perf_counter() - started)
+            server_side.append(response.json()["meta"]["query_ms"] / 1000)
+    return client_side, server_side
