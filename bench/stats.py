@@ -1,10 +1,12 @@
 """Percentiles of a list of durations."""
 
+import math
+
 
 def percentile(values: list[float], fraction: float) -> float:
     """The nearest-rank percentile (``fraction`` in 0..1) of a non-empty list."""
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1))
     return ordered[rank]
 
 
