@@ -3,6 +3,7 @@
 import pytest
 
 from batch_layer.master_writer import PartitionBuffer, write_master_file
+from common.errors import LakeError
 from common.events import Event
 from common.lake import BatchVersion, Lake, SpeedPointer
 from serving_layer.sources import resolve
@@ -51,3 +52,11 @@ def test_a_collected_base_version_is_retried_not_served_as_empty(lake):
     lake.publish_speed_pointer(SpeedPointer("000000000003", "000009", 2, {0: 0}, 0, "t"))
     with pytest.raises(FileNotFoundError):
         resolve(lake)
+
+
+def test_a_view_newer_than_the_batch_version_is_an_error_not_an_empty_answer(lake):
+    lake.publish_manifest(BatchVersion("000001", "t", 0, {}, ("old_view",)))
+    served = resolve(lake)
+    with pytest.raises(LakeError, match="make batch"):
+        served.files("new_view", "merged")
+    assert served.files("new_view", "speed") == []
