@@ -16,26 +16,14 @@ from common.views import parse_catalog
 from serving_layer.merge import merge_rows
 from serving_layer.query_spec import parse_query
 from speed_layer.speed_state import SpeedState
+from tests.shop_views import purchase_view
 
 pytestmark = pytest.mark.integration
 
 CATALOG = parse_catalog(
     {
         "views": [
-            {
-                "name": "by_country",
-                "event_type": "purchase",
-                "dimensions": ["country", "vip"],
-                "granularity": "minute",
-                "metrics": {
-                    "orders": "count",
-                    "revenue": {"sum": "amount"},
-                    "low": {"min": "amount"},
-                    "high": {"max": "amount"},
-                    "mean": {"avg": "amount"},
-                    "buyers": {"distinct": "user_id"},
-                },
-            },
+            purchase_view("by_country", "minute", ["country", "vip"]),
             {
                 "name": "totals",
                 "event_type": "purchase",

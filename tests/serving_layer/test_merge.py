@@ -17,6 +17,7 @@ from common.views import parse_catalog
 from serving_layer.merge import merge_rows, union_estimate
 from serving_layer.query_spec import parse_query
 from speed_layer.view_state import ViewState
+from tests.shop_views import purchase_view
 
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z
 MINUTE = 60_000
@@ -25,20 +26,7 @@ HOUR = 3_600_000
 CATALOG = parse_catalog(
     {
         "views": [
-            {
-                "name": "sales",
-                "event_type": "purchase",
-                "dimensions": ["country", "device"],
-                "granularity": "minute",
-                "metrics": {
-                    "orders": "count",
-                    "revenue": {"sum": "amount"},
-                    "smallest": {"min": "amount"},
-                    "largest": {"max": "amount"},
-                    "average": {"avg": "amount"},
-                    "buyers": {"distinct": "user_id"},
-                },
-            },
+            purchase_view("sales", "minute", ["country", "device"]),
             {
                 "name": "totals",
                 "event_type": "purchase",

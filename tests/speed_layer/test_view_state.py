@@ -8,6 +8,7 @@ from common.events import Event
 from common.metrics import view_columns
 from common.views import parse_catalog
 from speed_layer.view_state import ViewState
+from tests.shop_views import purchase_view
 
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z, an hour boundary
 MINUTE = 60_000
@@ -16,20 +17,7 @@ HOUR = 3_600_000
 CATALOG = parse_catalog(
     {
         "views": [
-            {
-                "name": "revenue_by_country",
-                "event_type": "purchase",
-                "dimensions": ["country", "device"],
-                "granularity": "hour",
-                "metrics": {
-                    "orders": "count",
-                    "revenue": {"sum": "amount"},
-                    "smallest": {"min": "amount"},
-                    "largest": {"max": "amount"},
-                    "average": {"avg": "amount"},
-                    "buyers": {"distinct": "user_id"},
-                },
-            },
+            purchase_view("revenue_by_country", "hour", ["country", "device"]),
             {
                 "name": "totals",
                 "event_type": "purchase",
