@@ -15,6 +15,7 @@ from common.errors import LakeError
 from common.lake import Lake
 from common.lifecycle import run_service
 from common.views import Catalog, load_catalog
+from serving_layer.batch_cache import BatchCache
 from serving_layer.routes import health, views
 from serving_layer.settings import ServingSettings
 from serving_layer.sources import LagProbe
@@ -34,7 +35,13 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
         probe = LagProbe(settings)
         pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lag")
         app.state.serving = ServingState(
-            settings, catalog, Lake(settings.data_dir), connection, probe, pool
+            settings,
+            catalog,
+            Lake(settings.data_dir),
+            connection,
+            probe,
+            pool,
+            BatchCache(settings.serving_cache_entries),
         )
         yield
         pool.shutdown()

@@ -44,13 +44,18 @@ class Served:
 
     def files(self, view: str, source: str) -> list[Path]:
         """The state files answering ``view``; FileNotFoundError if the pair was collected."""
+        batch, speed = self.split_files(view, source)
+        return batch + speed
+
+    def split_files(self, view: str, source: str) -> tuple[list[Path], list[Path]]:
+        """The batch and the speed state files answering ``view`` from ``source``."""
         batch = self.batch_files(view) if source in ("merged", "batch") else []
         speed = self.speed_files(view) if source in ("merged", "speed") else []
         if source in ("merged", "batch") and self.batch is not None and not batch:
             raise FileNotFoundError(self.lake.view_dir(self.batch.version, view))
         if source in ("merged", "speed") and self.speed is not None and not speed:
             raise FileNotFoundError(self.lake.snapshot_dir(self.speed.snapshot) / view)
-        return batch + speed
+        return batch, speed
 
     def unreflected_archive(self) -> int:
         """Archived events of earlier topic generations that the served pair lacks.

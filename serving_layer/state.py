@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from common.lake import Lake
 from common.views import Catalog
+from serving_layer.batch_cache import BatchCache
 from serving_layer.settings import ServingSettings
 from serving_layer.sources import LagProbe
 
@@ -21,6 +22,7 @@ class ServingState:
     duckdb: duckdb.DuckDBPyConnection
     lag_probe: LagProbe
     lag_pool: ThreadPoolExecutor
+    batch_cache: BatchCache
 
 
 def get_state(request: Request) -> ServingState:

@@ -8,14 +8,27 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from common.errors import LakeError
-from serving_layer.merge import merge_rows
-from serving_layer.query_spec import QueryError, parse_query
-from serving_layer.sources import meta, resolve
-from serving_layer.state import StateDep
+from serving_layer.batch_cache import cache_key
+from serving_layer.merge import merge_rows, reduce_states
+from serving_layer.query_spec import QueryError, QuerySpec, parse_query
+from serving_layer.sources import Served, meta, resolve
+from serving_layer.state import ServingState, StateDep
 
 router = APIRouter(tags=["views"])
 
 READ_ATTEMPTS = 3
+
+
+def _merge(state: ServingState, spec: QuerySpec, served: Served) -> list[dict[str, Any]]:
+    """Merge, reducing the batch side once per (version, query) and reusing it."""
+    batch_files, speed_files = served.split_files(spec.view.name, spec.source)
+    if not batch_files or served.batch is None:
+        return merge_rows(state.duckdb, spec, speed_files)
+    reduced = state.batch_cache.get(
+        cache_key(served.batch.version, spec),
+        lambda: reduce_states(state.duckdb, spec, batch_files),
+    )
+    return merge_rows(state.duckdb, spec, speed_files, reduced)
 
 
 @router.get("/views")
@@ -64,7 +77,7 @@ def query_view(
             # The log end is read after the pointer (so lag never understates) and while
             # DuckDB merges, so the two waits overlap.
             ends = state.lag_pool.submit(state.lag_probe.ends)
-            rows = merge_rows(state.duckdb, spec, served.files(view.name, spec.source))
+            rows = _merge(state, spec, served)
             break
         except (duckdb.IOException, FileNotFoundError) as exc:
             # A snapshot or version was collected between resolving and reading it.

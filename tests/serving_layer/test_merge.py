@@ -7,6 +7,7 @@ and every answer is compared with a plain-Python computation from the events the
 import random
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -14,7 +15,7 @@ from common.events import Event
 from common.timeutil import GRANULARITY_MS, format_bucket
 from common.values import text_of
 from common.views import parse_catalog
-from serving_layer.merge import merge_rows, union_estimate
+from serving_layer.merge import merge_rows, reduce_states, union_estimate
 from serving_layer.query_spec import parse_query
 from speed_layer.view_state import ViewState
 from tests.shop_views import purchase_view
@@ -506,3 +507,48 @@ def test_distinct_of_identical_sets_is_not_doubled(tmp_path):
 def test_union_estimate_of_nothing():
     assert union_estimate(None) == 0
     assert union_estimate([]) == 0
+
+
+# -- a batch side reduced once, merged with the speed side on every query ------------------
+
+
+def spec_of(view=SALES, **params):
+    raw = {"start": None, "end": None, "granularity": None, "group_by": None, "filters": []}
+    raw.update(params)
+    return parse_query(view, source=None, limit=raw.pop("limit", None), max_rows=100_000, **raw)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"granularity": "hour"},
+        {"granularity": "day", "group_by": ""},
+        {"group_by": "device", "filters": ["country:DE", "country:US"]},
+        {"filters": ["device:app"], "group_by": "country", "granularity": "hour"},
+        {"start": "2026-01-31T17:30:00Z", "end": "2026-01-31T19:00:00Z"},
+        {"start": "2026-01-31T17:30:30Z", "granularity": "hour"},
+        {"limit": 7},
+    ],
+)
+def test_a_reduced_batch_side_merges_like_the_batch_files(events, two_files, params):
+    batch_file, speed_file = two_files
+    connection = duckdb.connect()
+    spec = spec_of(**params)
+    reduced = reduce_states(connection, spec, [batch_file])
+    assert merge_rows(connection, spec, [speed_file], reduced) == merge_rows(
+        connection, spec, [batch_file, speed_file]
+    )
+    assert merge_rows(connection, spec, [], reduced) == merge_rows(connection, spec, [batch_file])
+
+
+def test_a_reduced_batch_side_holds_one_sketch_per_group(events, two_files):
+    connection = duckdb.connect()
+    spec = spec_of(granularity="day", group_by="")
+    reduced = reduce_states(connection, spec, [two_files[0]])
+    assert reduced.num_rows == 1
+    assert reduced.column("buyers__hll").type == pa.binary()
+    merged = merge_rows(connection, spec, [two_files[1]], reduced)
+    expected = expected_rows(events, granularity="day", group_by=())
+    assert merged[0]["orders"] == expected[0]["orders"]
+    assert abs(merged[0]["buyers"] - expected[0]["buyers"]) <= 0.03 * expected[0]["buyers"]

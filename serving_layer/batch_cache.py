@@ -1,0 +1,49 @@
+"""Reduced batch sides, kept per (batch version, query): a version never changes."""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+import pyarrow as pa
+
+from serving_layer.query_spec import QuerySpec
+
+
+def cache_key(version: str, spec: QuerySpec) -> Hashable:
+    """What a reduced batch side depends on (not the limit, not the source)."""
+    filters = tuple(sorted(spec.filters.items()))
+    return (
+        version,
+        spec.view.name,
+        spec.granularity,
+        spec.group_by,
+        filters,
+        spec.start_ms,
+        spec.end_ms,
+    )
+
+
+class BatchCache:
+    """A small LRU of reduced batch sides."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, pa.Table] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, compute: Callable[[], pa.Table]) -> pa.Table:
+        with self._lock:
+            table = self._entries.get(key)
+            if table is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return table
+        table = compute()
+        with self._lock:
+            self.misses += 1
+            self._entries[key] = table
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return table
