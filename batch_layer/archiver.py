@@ -40,10 +40,7 @@ class Archiver:
 
     def resume_offsets(self) -> dict[int, int]:
         """Per partition, the offset after the last archived one."""
-        offsets: dict[int, int] = {}
-        for f in self.lake.master_files(self.generation):
-            offsets[f.partition] = max(offsets.get(f.partition, 0), f.last + 1)
-        return offsets
+        return self.lake.archived_ends(self.generation)
 
     def run(self, stop: threading.Event) -> None:
         with exclusive(self.lake.master / ".archiver.lock", "archiver"):

@@ -60,10 +60,8 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
                 )
             events.unpersist()
         except (Py4JError, PySparkException) as exc:
-            first_line = (
-                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            )
-            raise BatchError(f"Spark failed: {first_line}") from exc
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise BatchError(f"Spark failed: {reason}") from exc
         finally:
             spark.stop()
         published = BatchVersion(

@@ -26,14 +26,8 @@ def run_once() -> bool:
 
 def uncovered_earlier_generations(lake: Lake) -> bool:
     """Whether archived events of an earlier topic generation are in no batch version yet."""
-    generation = lake.read_generation()
     manifest = lake.read_manifest()
-    covered = manifest.offsets if manifest else {}
-    return any(
-        f.last > covered.get(f.generation, {}).get(f.partition, -1)
-        for f in lake.master_files()
-        if f.generation < generation
-    )
+    return bool(lake.backlog(lake.read_generation(), manifest.offsets if manifest else {}))
 
 
 def run_schedule(interval: float, lake: Lake, stop: threading.Event) -> None:

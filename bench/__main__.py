@@ -16,21 +16,18 @@ import httpx
 from bench.freshness import event_to_visible
 from bench.queries import DAY_MS, seed_day, time_queries
 from bench.stats import summary_ms
+from runner.client import wait_caught_up
 from runner.launcher import ROOT, launched
 
 RATE = 5_000
 SECONDS = 20
 
 
-def wait_caught_up(serving_url: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
+def caught_up(serving_url: str) -> None:
     with httpx.Client(timeout=30) as client:
-        while time.monotonic() < deadline:
-            meta = client.get(f"{serving_url}/views/page_views_by_page", params={"limit": 1}).json()
-            if meta["meta"]["speed"]["lag"] == 0:
-                return
-            time.sleep(0.1)
-    raise TimeoutError("the speed layer did not catch up")
+        answer = wait_caught_up(client, serving_url, "page_views_by_page", {"limit": "1"}, 120)
+    if answer["meta"]["speed"]["lag"] != 0:
+        raise TimeoutError("the speed layer did not catch up within 120 s")
 
 
 def main() -> int:
@@ -44,7 +41,7 @@ def main() -> int:
             day = (int(time.time() * 1000) // DAY_MS - 2) * DAY_MS
             print("seeding a day of page views (100,000 in batch, 20,000 in speed) ...", flush=True)
             seed_day(pipeline.ingest_url, day, 100_000, "batch")
-            wait_caught_up(pipeline.serving_url)
+            caught_up(pipeline.serving_url)
             subprocess.run(
                 [sys.executable, "-m", "batch_layer.job"],
                 env=pipeline.env,
@@ -53,7 +50,7 @@ def main() -> int:
                 capture_output=True,
             )
             seed_day(pipeline.ingest_url, day, 20_000, "speed")
-            wait_caught_up(pipeline.serving_url)
+            caught_up(pipeline.serving_url)
             start = datetime.fromtimestamp(day / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             end = datetime.fromtimestamp((day + DAY_MS) / 1000, tz=UTC).strftime(
                 "%Y-%m-%dT%H:%M:%SZ"

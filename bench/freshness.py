@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 
-PAGES = [f"/p/{i}" for i in range(12)]
+from bench.queries import PAGES
 
 
 @dataclass

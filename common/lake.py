@@ -179,6 +179,23 @@ class Lake:
                         files.append(MasterFile(gen, int(part_dir.name[2:]), first, last, path))
         return sorted(files, key=lambda f: (f.generation, f.partition, f.first))
 
+    def archived_ends(self, generation: int) -> dict[int, int]:
+        """Per partition of ``generation``, the offset after the last archived one."""
+        ends: dict[int, int] = {}
+        for f in self.master_files(generation):
+            ends[f.partition] = max(ends.get(f.partition, 0), f.last + 1)
+        return ends
+
+    def backlog(self, generation: int, covered: Offsets) -> list[tuple[MasterFile, int]]:
+        """Files of generations before ``generation`` holding offsets beyond ``covered``,
+        each with the last offset of its partition that ``covered`` includes (-1 for none)."""
+        found = []
+        for f in self.master_files():
+            last_covered = covered.get(f.generation, {}).get(f.partition, -1)
+            if f.generation < generation and f.last > last_covered:
+                found.append((f, last_covered))
+        return found
+
     # -- batch versions --------------------------------------------------------------
     @property
     def manifest_path(self) -> Path:

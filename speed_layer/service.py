@@ -163,14 +163,10 @@ class SpeedLayer:
 
     def _apply_backlog(self, state: SpeedState, manifest: BatchVersion | None) -> int:
         """Fold in archived events of earlier topic generations that no batch covers."""
-        covered = manifest.offsets if manifest else {}
         applied = 0
-        for f in self.lake.master_files():
-            if f.generation >= self.generation:
-                continue
-            last_covered = covered.get(f.generation, {}).get(f.partition, -1)
-            if f.last <= last_covered:
-                continue
+        for f, last_covered in self.lake.backlog(
+            self.generation, manifest.offsets if manifest else {}
+        ):
             for row in pq.read_table(f.path).to_pylist():
                 if row["offset"] > last_covered and row["type"] != INVALID_TYPE:
                     props = orjson.loads(row["props"])

@@ -21,7 +21,7 @@ READ_ATTEMPTS = 3
 
 def _merge(state: ServingState, spec: QuerySpec, served: Served) -> list[dict[str, Any]]:
     """Merge, reducing the batch side once per (version, query) and reusing it."""
-    batch_files, speed_files = served.split_files(spec.view.name, spec.source)
+    batch_files, speed_files = served.files(spec.view.name, spec.source)
     if not batch_files or served.batch is None:
         return merge_rows(state.duckdb, spec, speed_files)
     reduced = state.batch_cache.get(

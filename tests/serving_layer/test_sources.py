@@ -59,4 +59,4 @@ def test_a_view_newer_than_the_batch_version_is_an_error_not_an_empty_answer(lak
     served = resolve(lake)
     with pytest.raises(LakeError, match="make batch"):
         served.files("new_view", "merged")
-    assert served.files("new_view", "speed") == []
+    assert served.files("new_view", "speed") == ([], [])
