@@ -14,9 +14,8 @@ from common.events import Event
 from common.lake import Lake
 from common.views import parse_catalog
 from serving_layer.merge import merge_rows
-from serving_layer.query_spec import parse_query
 from speed_layer.speed_state import SpeedState
-from tests.shop_views import purchase_view
+from tests.shop_views import purchase_view, spec_of
 
 pytestmark = pytest.mark.integration
 
@@ -24,12 +23,9 @@ CATALOG = parse_catalog(
     {
         "views": [
             purchase_view("by_country", "minute", ["country", "vip"]),
-            {
-                "name": "totals",
-                "event_type": "purchase",
-                "granularity": "day",
-                "metrics": {"orders": "count", "buyers": {"distinct": "user"}},
-            },
+            purchase_view(
+                "totals", "day", None, {"orders": "count", "buyers": {"distinct": "user"}}
+            ),
         ]
     }
 )
@@ -87,17 +83,7 @@ def test_spark_views_equal_the_speed_layers_views(tmp_path):
         spark_files = sorted(lake.view_dir(version.version, view.name).glob("*.parquet"))
         python_file = tmp_path / f"{view.name}.parquet"
         pq.write_table(speed.views[view.name].to_table(), python_file)
-        spec = parse_query(
-            view,
-            start=None,
-            end=None,
-            granularity=None,
-            group_by=None,
-            filters=[],
-            source=None,
-            limit=None,
-            max_rows=10**6,
-        )
+        spec = spec_of(view, max_rows=10**6)
         from_spark = merge_rows(connection, spec, spark_files)
         from_python = merge_rows(connection, spec, [python_file])
         assert len(from_spark) == len(from_python) > 10

@@ -16,9 +16,8 @@ from common.timeutil import GRANULARITY_MS, format_bucket
 from common.values import text_of
 from common.views import parse_catalog
 from serving_layer.merge import merge_rows, reduce_states, union_estimate
-from serving_layer.query_spec import parse_query
 from speed_layer.view_state import ViewState
-from tests.shop_views import purchase_view
+from tests.shop_views import purchase_view, spec_of
 
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z
 MINUTE = 60_000
@@ -28,12 +27,9 @@ CATALOG = parse_catalog(
     {
         "views": [
             purchase_view("sales", "minute", ["country", "device"]),
-            {
-                "name": "totals",
-                "event_type": "purchase",
-                "granularity": "hour",
-                "metrics": {"orders": "count", "revenue": {"sum": "amount"}},
-            },
+            purchase_view(
+                "totals", "hour", None, {"orders": "count", "revenue": {"sum": "amount"}}
+            ),
         ]
     }
 )
@@ -69,17 +65,7 @@ def state_file(path, view, events):
 
 
 def query(files, view=SALES, **params):
-    raw = {
-        "start": None,
-        "end": None,
-        "granularity": None,
-        "group_by": None,
-        "filters": [],
-        "source": None,
-        "limit": None,
-    }
-    raw.update(params)
-    spec = parse_query(view, max_rows=100_000, **raw)
+    spec = spec_of(view, **params)
     return merge_rows(duckdb.connect(), spec, files)
 
 
@@ -512,12 +498,6 @@ def test_union_estimate_of_nothing():
 # -- a batch side reduced once, merged with the speed side on every query ------------------
 
 
-def spec_of(view=SALES, **params):
-    raw = {"start": None, "end": None, "granularity": None, "group_by": None, "filters": []}
-    raw.update(params)
-    return parse_query(view, source=None, limit=raw.pop("limit", None), max_rows=100_000, **raw)
-
-
 @pytest.mark.parametrize(
     "params",
     [
@@ -534,7 +514,7 @@ def spec_of(view=SALES, **params):
 def test_a_reduced_batch_side_merges_like_the_batch_files(events, two_files, params):
     batch_file, speed_file = two_files
     connection = duckdb.connect()
-    spec = spec_of(**params)
+    spec = spec_of(SALES, **params)
     reduced = reduce_states(connection, spec, [batch_file])
     assert merge_rows(connection, spec, [speed_file], reduced) == merge_rows(
         connection, spec, [batch_file, speed_file]
@@ -544,7 +524,7 @@ def test_a_reduced_batch_side_merges_like_the_batch_files(events, two_files, par
 
 def test_a_reduced_batch_side_holds_one_sketch_per_group(events, two_files):
     connection = duckdb.connect()
-    spec = spec_of(granularity="day", group_by="")
+    spec = spec_of(SALES, granularity="day", group_by="")
     reduced = reduce_states(connection, spec, [two_files[0]])
     assert reduced.num_rows == 1
     assert reduced.column("buyers__hll").type == pa.binary()

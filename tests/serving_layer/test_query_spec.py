@@ -3,26 +3,16 @@
 import pytest
 
 from common.views import parse_catalog
-from serving_layer.query_spec import QueryError, parse_query
+from serving_layer.query_spec import QueryError
+from tests.shop_views import purchase_view, spec_of
 
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z
 
 CATALOG = parse_catalog(
     {
         "views": [
-            {
-                "name": "sales",
-                "event_type": "purchase",
-                "dimensions": ["country", "device", "channel"],
-                "granularity": "minute",
-                "metrics": {"orders": "count"},
-            },
-            {
-                "name": "hourly",
-                "event_type": "purchase",
-                "granularity": "hour",
-                "metrics": {"orders": "count"},
-            },
+            purchase_view("sales", "minute", ["country", "device", "channel"], {"orders": "count"}),
+            purchase_view("hourly", "hour", None, {"orders": "count"}),
         ]
     }
 )
@@ -31,18 +21,7 @@ HOURLY = CATALOG.get("hourly")
 
 
 def parse(view=SALES, **params):
-    raw = {
-        "start": None,
-        "end": None,
-        "granularity": None,
-        "group_by": None,
-        "filters": [],
-        "source": None,
-        "limit": None,
-        "max_rows": 1000,
-    }
-    raw.update(params)
-    return parse_query(view, **raw)
+    return spec_of(view, **{"max_rows": 1000, **params})
 
 
 def error(view=SALES, **params) -> QueryError:

@@ -18,12 +18,7 @@ CATALOG = parse_catalog(
     {
         "views": [
             purchase_view("revenue_by_country", "hour", ["country", "device"]),
-            {
-                "name": "totals",
-                "event_type": "purchase",
-                "granularity": "minute",
-                "metrics": {"orders": "count"},
-            },
+            purchase_view("totals", "minute", None, {"orders": "count"}),
         ]
     }
 )
