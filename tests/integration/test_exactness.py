@@ -113,9 +113,12 @@ def test_answers_while_a_batch_publishes_never_double_count_or_lose(
                 assert time.monotonic() < switch_deadline, (
                     f"never served the new version: {versions}"
                 )
+            answer = totals(pipeline)
+            # Read after the answer: an event is added to `sent` before it is posted, so all
+            # the answer can count is in `sent` by now (read before, a post in between could
+            # look like a double count).
             with sent_lock:
                 ceiling = (len(sent["purchase"]), len(sent["page_view"]))
-            answer = totals(pipeline)
             versions.add(pipeline.query("daily_totals", limit=1)["meta"]["batch"]["version"])
             assert answer[0] <= ceiling[0] and answer[1] <= ceiling[1], (
                 f"double counted: {answer} > events sent {ceiling}"
