@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 export LAMBDA_VIEWS_FILE ?= views.yaml
 export LAMBDA_DATA_DIR ?= data
 
-.PHONY: help venv run batch demo lint format test test-unit test-integration bench clean
+.PHONY: help venv run batch demo lint format test test-unit test-integration bench clean \
+	up down logs ps test-containers
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -27,8 +28,9 @@ venv: $(STAMP)  ## create .venv and install the pinned requirements
 run: venv  ## run the whole pipeline as local processes (Ctrl-C stops it)
 	$(BIN)/python -m runner
 
-batch: venv  ## run one batch recompute now against the running pipeline's data
-	$(BIN)/python -m batch_layer.job
+batch:  ## run one batch recompute now (against the Compose stack when it is the one up)
+	@if containers/stack.sh is-up; then containers/stack.sh batch; \
+	else $(MAKE) -s venv && $(BIN)/python -m batch_layer.job; fi
 
 demo: venv  ## post sample events to the running pipeline and print a merged query
 	$(BIN)/python -m runner.demo
@@ -52,6 +54,21 @@ test-integration: venv  ## integration tests against real local processes
 
 clean:  ## remove the data directory and caches (keeps .venv)
 	rm -rf data .pytest_cache .ruff_cache spark-warehouse metastore_db derby.log
+
+up:  ## build the images and start the pipeline in Docker Compose; returns once healthy
+	containers/stack.sh up
+
+down:  ## stop and remove the Compose stack (keeps its data; WIPE=1 deletes it)
+	containers/stack.sh down
+
+logs:  ## follow the Compose stack's logs
+	containers/stack.sh logs
+
+ps:  ## list the Compose stack's services with their health
+	containers/stack.sh ps
+
+test-containers:  ## build, start a Compose stack of its own, run the end-to-end tests on it
+	containers/stack.sh test
 
 bench: venv  ## benchmarks against a pipeline of their own: event to visible, merged query latency
 	$(BIN)/python -m bench

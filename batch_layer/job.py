@@ -46,7 +46,7 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
         files, offsets = contiguous_coverage(lake.master_files())
         version = lake.next_version()
         log.info("batch %s: reading %d master files", version, len(files))
-        spark = spark_session(settings.spark_master, settings.spark_driver_memory)
+        spark = spark_session(settings)
         try:
             events = deduplicate(read_master(spark, [str(f.path) for f in files])).persist()
             count = events.count()

@@ -13,6 +13,13 @@ class BatchSettings(CommonSettings):
     archive_max_records: int = Field(default=200_000, ge=1)
     spark_master: str = "local[2]"
     spark_driver_memory: str = "2g"
+    spark_executor_memory: str = Field(
+        default="1g", description="memory of each executor on a standalone cluster"
+    )
+    spark_driver_host: str = Field(
+        default="127.0.0.1",
+        description="the name the cluster's executors reach the driver at (client mode)",
+    )
     keep_versions: int = Field(default=3, ge=1)
     archive_wait_seconds: float = Field(
         default=30, ge=0, description="how long a batch waits for the archiver to catch up"

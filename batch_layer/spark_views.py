@@ -4,6 +4,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from batch_layer.master_writer import INVALID_TYPE
+from batch_layer.settings import BatchSettings
 from common.metrics import BUCKET_COLUMN, HLL_LG_K, view_columns
 from common.timeutil import GRANULARITY_MS
 from common.views import Metric, View
@@ -13,14 +14,17 @@ MASTER_DDL = (
 )
 
 
-def spark_session(master: str, driver_memory: str) -> SparkSession:
-    """A quiet local session that works in UTC."""
+def spark_session(settings: BatchSettings) -> SparkSession:
+    """A quiet session that works in UTC: ``local[N]`` in-process, or a client-mode driver
+    of a standalone cluster that reaches it at ``spark_driver_host``."""
+    loopback = settings.spark_driver_host in ("127.0.0.1", "localhost")
     spark = (
         SparkSession.builder.appName("lambda-batch")
-        .master(master)
-        .config("spark.driver.memory", driver_memory)
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
+        .master(settings.spark_master)
+        .config("spark.driver.memory", settings.spark_driver_memory)
+        .config("spark.executor.memory", settings.spark_executor_memory)
+        .config("spark.driver.host", settings.spark_driver_host)
+        .config("spark.driver.bindAddress", "127.0.0.1" if loopback else "0.0.0.0")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")

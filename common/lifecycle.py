@@ -5,10 +5,12 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
+from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from common.errors import LambdaError
 from common.logs import setup_logging
+from common.settings import CommonSettings
 
 
 def stop_event_on_signals() -> threading.Event:
@@ -24,9 +26,17 @@ def stop_event_on_signals() -> threading.Event:
 
 
 def run_service(service: str, body: Callable[[], None]) -> int:
-    """Run a service's main body with logging; bad configuration exits 2 with one clear line."""
+    """Run a service's main body with logging; bad configuration exits 2 with one clear line.
+
+    With ``LAMBDA_METRICS_PORT`` set, the process also answers ``GET /metrics`` on that port
+    (Prometheus text format): what a container's healthcheck asks a service without an API.
+    """
     log = setup_logging(service)
     try:
+        port = CommonSettings().metrics_port
+        if port:
+            start_http_server(port)
+            log.info("metrics on :%d/metrics", port)
         body()
     except (LambdaError, ValidationError) as exc:
         log.error("%s cannot run: %s", service, exc)

@@ -21,6 +21,9 @@ class CommonSettings(BaseSettings):
     )
     topic: str = "events"
     partitions: int = Field(default=4, ge=1, le=256)
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="a port for GET /metrics; 0: none"
+    )
 
     @field_validator("kafka_api_version")
     @classmethod

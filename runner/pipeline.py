@@ -10,7 +10,6 @@ import urllib.request
 from pydantic import ValidationError
 
 from common.errors import LambdaError
-from common.kafka import EndOffsets, ensure_topic
 from common.lake import Lake
 from common.lifecycle import stop_event_on_signals
 from common.logs import setup_logging
@@ -18,6 +17,7 @@ from common.views import load_catalog
 from runner.broker import start_broker
 from runner.services import Service, Supervisor
 from runner.settings import RunnerSettings
+from runner.topic import prepare_topic
 
 log = logging.getLogger("runner")
 
@@ -61,27 +61,7 @@ class Pipeline:
         )
 
     def _prepare_topic(self) -> None:
-        created = ensure_topic(self.settings)
-        if created or not self.lake.generation_file.exists() or self._topic_was_replaced():
-            generation = self.lake.start_generation()
-            log.info("topic %s is new: archiving generation %d", self.settings.topic, generation)
-
-    def _topic_was_replaced(self) -> bool:
-        """True when the topic ends before what was archived from it: it is another topic."""
-        archived = self.lake.archived_ends(self.lake.read_generation())
-        if not archived:
-            return False
-        probe = EndOffsets(self.settings)
-        try:
-            ends = probe.read()
-        finally:
-            probe.close()
-        replaced = any(ends.get(p, 0) < offset for p, offset in archived.items())
-        if replaced:
-            log.warning(
-                "topic %s ends before the archived offsets %s", self.settings.topic, archived
-            )
-        return replaced
+        prepare_topic(self.settings, self.lake)
 
     def wait_ready(self, stop: threading.Event, timeout_s: float = 90.0) -> bool:
         """Wait until both HTTP services answer /health with 200 (or a stop is asked for)."""

@@ -1,141 +1,50 @@
-"""Session fixtures: the real pipeline (`python -m runner`) on free ports, a ledger of every
-accepted event, and a DuckDB ground truth to compare merged answers with."""
+"""Session fixtures: the real pipeline (local processes on free ports, or the Compose stack),
+a ledger of every accepted event, and a DuckDB ground truth to compare merged answers with."""
 
 import os
-import signal
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import httpx
 import pyarrow as pa
 import pytest
+from stacks import ComposePipeline, LocalPipeline, Pipeline, local_pipeline
 
-from common.lake import Lake
 from common.timeutil import GRANULARITY_MS, format_bucket, parse_rfc3339
-from common.views import Catalog, View, load_catalog
-from runner.launcher import ROOT, launched
+from common.views import View, load_catalog
 
 VIEWS_FILE = Path(__file__).with_name("views.yaml")
 START_TIMEOUT_S = 120
 
 
-def wait_for(condition, timeout_s: float, what: str, interval_s: float = 0.1) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail with ``what`` on timeout."""
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")
-
-
-@dataclass
-class Pipeline:
-    """A running pipeline and the ways a test talks to it."""
-
-    data_dir: Path
-    env: dict[str, str]
-    ingest_url: str
-    serving_url: str
-    log_path: Path
-    catalog: Catalog
-    client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
-
-    @property
-    def lake(self) -> Lake:
-        return Lake(self.data_dir)
-
-    def post(
-        self, body: Any = None, *, content: bytes | None = None, headers=None
-    ) -> httpx.Response:
-        if content is not None:
-            return self.client.post(f"{self.ingest_url}/events", content=content, headers=headers)
-        return self.client.post(f"{self.ingest_url}/events", json=body, headers=headers)
-
-    def query(self, view: str, **params: Any) -> dict[str, Any]:
-        response = self.client.get(f"{self.serving_url}/views/{view}", params=params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def wait_caught_up(self, timeout_s: float = 60, version: str | None = None) -> None:
-        """Until the speed view reflects every event on the topic (and, if given, the batch
-        version served is ``version``)."""
-
-        def caught_up() -> bool:
-            meta = self.query(self.catalog.views[0].name, limit=1)["meta"]
-            if version is not None and meta["batch"]["version"] != version:
-                return False
-            return meta["speed"]["lag"] == 0
-
-        wait_for(caught_up, timeout_s, f"speed lag 0 (batch version {version})")
-
-    def run_batch(self) -> str:
-        """`make batch`'s command; returns the published version."""
-        result = subprocess.run(
-            [sys.executable, "-m", "batch_layer.job"],
-            env=self.env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        manifest = self.lake.read_manifest()
-        assert manifest is not None
-        return manifest.version
-
-    def pid(self, service: str) -> int:
-        return int(self.lake.pid_file(service).read_text())
-
-    def kill9(self, service: str) -> None:
-        """kill -9 a service and wait until the runner has started a new one."""
-        old = self.pid(service)
-        os.kill(old, signal.SIGKILL)
-
-        def restarted() -> bool:
-            try:
-                return self.pid(service) != old
-            except (FileNotFoundError, ValueError):
-                return False
-
-        wait_for(restarted, 10, f"{service} to be restarted")
-
-    def log_tail(self, lines: int = 80) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
 @contextmanager
-def launch(base: Path, data_dir: Path) -> Iterator[Pipeline]:
+def launch(base: Path, data_dir: Path) -> Iterator[LocalPipeline]:
     """Run `python -m runner` (what `make run` runs) on free ports until the block ends."""
-    with launched(base, data_dir, VIEWS_FILE, START_TIMEOUT_S) as running:
-        handle = Pipeline(
-            data_dir=running.data_dir,
-            env=running.env,
-            ingest_url=running.ingest_url,
-            serving_url=running.serving_url,
-            log_path=running.log_path,
+    with local_pipeline(
+        base, data_dir, VIEWS_FILE, load_catalog(VIEWS_FILE), START_TIMEOUT_S
+    ) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """The pipeline the tests of a session share: local processes, or with
+    LAMBDA_TEST_STACK=compose the Compose stack `make test-containers` started."""
+    if os.environ.get("LAMBDA_TEST_STACK") == "compose":
+        handle = ComposePipeline(
+            ingest_url=os.environ["LAMBDA_TEST_INGEST_URL"],
+            serving_url=os.environ["LAMBDA_TEST_SERVING_URL"],
             catalog=load_catalog(VIEWS_FILE),
         )
         try:
             yield handle
         finally:
-            handle.client.close()
-
-
-@pytest.fixture(scope="session")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    """The whole pipeline, shared by the tests of a session."""
+            handle.close()
+        return
     base = tmp_path_factory.mktemp("pipeline")
     with launch(base, base / "data") as handle:
         yield handle

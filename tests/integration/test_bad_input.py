@@ -6,7 +6,8 @@ from events_factory import EventFactory
 
 from common.timeutil import now_ms
 
-pytestmark = pytest.mark.integration
+# Runs against the local pipeline (make test) and the Compose stack (make test-containers).
+pytestmark = [pytest.mark.integration, pytest.mark.stack]
 
 MARK = "refused-probe"
 

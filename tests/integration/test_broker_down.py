@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import wait_for
+from stacks import wait_for
 
 from runner.broker import start_broker
 from runner.launcher import ROOT, free_port

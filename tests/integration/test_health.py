@@ -1,12 +1,13 @@
 """Both services report health; serving shows how far each stage has come."""
 
 import pytest
-from conftest import wait_for
 from events_factory import EventFactory
+from stacks import wait_for
 
 from common.timeutil import now_ms
 
-pytestmark = pytest.mark.integration
+# Runs against the local pipeline (make test) and the Compose stack (make test-containers).
+pytestmark = [pytest.mark.integration, pytest.mark.stack]
 
 
 def test_health_shows_every_stage_catching_up(pipeline, ledger):

@@ -1,0 +1,71 @@
+"""Container healthchecks: ``python -m common.healthcheck URL`` (an HTTP 200) or
+``python -m common.healthcheck --kafka HOST:PORT`` (the broker answers a metadata request).
+
+Exits 0 when healthy, 1 with one line saying why otherwise."""
+
+import sys
+import threading
+import urllib.error
+import urllib.request
+
+from kafka.errors import KafkaError
+
+from common.errors import BrokerError
+from common.kafka import bootstrap_reachable, make_consumer
+from common.settings import CommonSettings
+
+
+def http_ok(url: str, timeout_s: float = 3.0) -> str | None:
+    """None when ``url`` answers 200, else the reason."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return None if response.status == 200 else f"{url} answered {response.status}"
+    except urllib.error.HTTPError as exc:
+        return f"{url} answered {exc.code}"
+    except OSError as exc:
+        return f"{url}: {exc}"
+
+
+def kafka_ok(bootstrap: str, timeout_s: float = 8.0) -> str | None:
+    """None when the broker at ``bootstrap`` answers a metadata request within ``timeout_s``,
+    else the reason."""
+    if not bootstrap_reachable(bootstrap, timeout_s=2.0):
+        return f"nothing accepts connections at {bootstrap}"
+    answer: list[str | None] = []
+    # kafka-python waits for metadata without a deadline of its own: give it one.
+    probe = threading.Thread(target=lambda: answer.append(_metadata(bootstrap)), daemon=True)
+    probe.start()
+    probe.join(timeout_s)
+    return answer[0] if answer else f"no metadata from {bootstrap} within {timeout_s:.0f}s"
+
+
+def _metadata(bootstrap: str) -> str | None:
+    try:
+        consumer = make_consumer(CommonSettings(kafka_bootstrap=bootstrap))
+    except BrokerError as exc:
+        return str(exc)
+    try:
+        consumer.topics()
+    except KafkaError as exc:
+        return f"metadata request to {bootstrap} failed: {exc}"
+    finally:
+        consumer.close()
+    return None
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--kafka":
+        problem = kafka_ok(argv[1])
+    elif len(argv) == 1:
+        problem = http_ok(argv[0])
+    else:
+        print("usage: python -m common.healthcheck URL | --kafka HOST:PORT", file=sys.stderr)
+        return 2
+    if problem:
+        print(f"unhealthy: {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
