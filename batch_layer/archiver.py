@@ -13,12 +13,13 @@ import time
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from batch_layer.master_writer import PartitionBuffer, remove_partial_files, write_master_file
 from batch_layer.settings import BatchSettings
+from common.errors import BrokerError
 from common.kafka import broker_errors, make_consumer, topic_partitions
 from common.lake import Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
+from common.master import PartitionBuffer, remove_partial_files, write_master_file
 
 log = logging.getLogger("archiver")
 
@@ -66,13 +67,17 @@ class Archiver:
             self.generation,
             {tp.partition: resume.get(tp.partition, 0) for tp in partitions},
         )
-        while not stop.is_set():
-            with broker_errors("cannot fetch records"):
-                batches = consumer.poll(timeout_ms=200)
-            for tp, records in batches.items():
-                self._buffer(tp, records)
-            if self._flush_due():
-                self.flush()
+        try:
+            while not stop.is_set():
+                with broker_errors("cannot fetch records"):
+                    batches = consumer.poll(timeout_ms=200)
+                for tp, records in batches.items():
+                    self._buffer(tp, records)
+                if self._flush_due():
+                    self.flush()
+        except BrokerError:
+            self.flush()  # what was read is archived before the error stops the service
+            raise
         self._drain(consumer, partitions)
         self.flush()
         log.info("stopped after archiving %d records", self.archived)
@@ -117,6 +122,14 @@ class Archiver:
         """Write every buffered partition as one file each."""
         for partition, buffer in sorted(self.buffers.items()):
             write_master_file(self.lake, self.generation, partition, buffer)
+            if buffer.rejected:
+                log.warning(
+                    "partition %d offsets %d-%d: %d records are not events (kept as rejected)",
+                    partition,
+                    buffer.first,
+                    buffer.last,
+                    buffer.rejected,
+                )
             self.written[partition] = buffer.last + 1
             self.archived += len(buffer.rows)
         if self.buffered:

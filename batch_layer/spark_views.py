@@ -1,23 +1,32 @@
 """Views compiled to Spark: deduplication of the master dataset and one aggregation per view."""
 
+import os
+import sys
+from functools import partial
+from pathlib import Path
+
+import pyarrow as pa
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from batch_layer.master_writer import INVALID_TYPE
 from batch_layer.settings import BatchSettings
+from common import master
+from common.events import RESERVED_TYPE_PREFIX
 from common.metrics import BUCKET_COLUMN, HLL_LG_K, view_columns
-from common.timeutil import GRANULARITY_MS
+from common.view_inputs import input_batches, input_column, input_schema
 from common.views import Metric, View
 
-MASTER_DDL = (
-    "id string, type string, ts bigint, props string, generation int, partition int, offset bigint"
-)
+ROOT = Path(__file__).resolve().parents[1]
+"""Where the project's packages are. Python workers run this interpreter and import the shared
+decoding from here: the same paths in every container of the Compose stack."""
 
 
 def spark_session(settings: BatchSettings) -> SparkSession:
     """A quiet session that works in UTC: ``local[N]`` in-process, or a client-mode driver
     of a standalone cluster that reaches it at ``spark_driver_host``."""
     loopback = settings.spark_driver_host in ("127.0.0.1", "localhost")
+    # Python workers run this interpreter (PySpark reads the variable, not the setting).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = (
         SparkSession.builder.appName("lambda-batch")
         .master(settings.spark_master)
@@ -30,6 +39,7 @@ def spark_session(settings: BatchSettings) -> SparkSession:
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.parquet.compression.codec", "zstd")
+        .config("spark.executorEnv.PYTHONPATH", str(ROOT))
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
@@ -39,15 +49,17 @@ def spark_session(settings: BatchSettings) -> SparkSession:
 def read_master(spark: SparkSession, paths: list[str]) -> DataFrame:
     """The archived records of the given files (an empty frame for none)."""
     if not paths:
-        return spark.createDataFrame([], MASTER_DDL)
-    return spark.read.schema(MASTER_DDL).parquet(*paths)
+        return spark.createDataFrame([], master.DDL)
+    return spark.read.schema(master.DDL).parquet(*paths)
 
 
 def deduplicate(records: DataFrame) -> DataFrame:
-    """One row per event id: the first received (lowest generation, then offset) wins."""
+    """One row per event id: the first received (lowest generation, then offset) wins.
+    Rejected records are skipped first, as the speed layer skips them."""
     first = Window.partitionBy("id").orderBy("generation", "offset")
+    is_event = F.col("rejected").isNull() & ~F.col("type").startswith(RESERVED_TYPE_PREFIX)
     return (
-        records.where(F.col("type") != INVALID_TYPE)
+        records.where(is_event)
         .withColumn("_rank", F.row_number().over(first))
         .where(F.col("_rank") == 1)
         .drop("_rank")
@@ -55,34 +67,32 @@ def deduplicate(records: DataFrame) -> DataFrame:
 
 
 def compute_view(events: DataFrame, view: View) -> DataFrame:
-    """The batch view: per bucket and dimension values, every metric's mergeable state."""
-    size = GRANULARITY_MS[view.granularity]
-    keyed = events.where(F.col("type") == view.event_type).select(
-        (F.col("ts") - F.pmod(F.col("ts"), F.lit(size))).alias(BUCKET_COLUMN),
-        *(_text(d).alias(d) for d in view.dimensions),
-        *(_input(m).alias(f"_in_{m.name}") for m in view.metrics if m.field),
+    """The batch view: per bucket and dimension values, every metric's mergeable state.
+
+    Each event's group and metric inputs come from the same Python function the speed layer
+    calls (``common.view_inputs``), run by Spark's Python workers over Arrow batches; Spark
+    then aggregates them."""
+    inputs = (
+        events.where(F.col("type") == view.event_type)
+        .select("ts", "props")
+        .mapInArrow(partial(input_batches, view), _spark_schema(input_schema(view)))
     )
     aggregates = [agg for m in view.metrics for agg in _aggregates(m)]
-    grouped = keyed.groupBy(BUCKET_COLUMN, *view.dimensions).agg(*aggregates)
+    grouped = inputs.groupBy(BUCKET_COLUMN, *view.dimensions).agg(*aggregates)
     return grouped.select(*view_columns(view))
 
 
-def _text(field: str) -> Column:
-    return F.get_json_object(F.col("props"), f"$.{field}")
-
-
-def _input(metric: Metric) -> Column:
-    assert metric.field is not None
-    if metric.kind == "distinct":
-        return _text(metric.field)
-    return F.expr(f"try_cast(get_json_object(props, '$.{metric.field}') as double)")
+def _spark_schema(schema: pa.Schema) -> str:
+    kinds = {pa.int64(): "bigint", pa.string(): "string", pa.float64(): "double"}
+    return ", ".join(f"`{f.name}` {kinds[f.type]}" for f in schema)
 
 
 def _aggregates(metric: Metric) -> list[Column]:
     name = metric.name
-    value = F.col(f"_in_{name}")
+    value = F.col(input_column(metric)) if metric.field else None
     if metric.kind == "count":
         return [F.count(F.lit(1)).alias(f"{name}__count")]
+    assert value is not None
     if metric.kind in ("sum", "avg"):
         return [F.sum(value).alias(f"{name}__sum"), F.count(value).alias(f"{name}__n")]
     if metric.kind == "min":

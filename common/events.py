@@ -12,7 +12,11 @@ from common.timeutil import MAX_TS_MS, parse_rfc3339
 from common.views import TYPE_RE
 
 MAX_ID_LENGTH = 128
+MAX_NAME_LENGTH = 256
+MAX_PROPERTIES = 1_000
 RESERVED_FIELDS = ("type", "id", "ts")
+RESERVED_TYPE_PREFIX = "_"
+"""Types that begin with it are the platform's own; no event may have one."""
 
 Scalar = str | int | float | bool | None
 
@@ -48,13 +52,44 @@ class Problem:
         return {"loc": loc, "index": self.index, "field": self.field, "msg": self.msg}
 
 
-def decode_event(value: bytes) -> Event:
-    """Read a Kafka record value back into an Event."""
+def decode_event(value: bytes | None) -> Event:
+    """Read a Kafka record value back into an Event, by the same rules ingest validates with.
+
+    Any record of the topic goes through here (the archiver and the speed layer decode every
+    record with it), so what another producer wrote is either an event ingest would have
+    accepted or an EventError whose message says why not.
+    """
+    if value is None:
+        raise EventError("no value (a null record)")
     try:
-        raw = orjson.loads(value)
-        return Event(raw["id"], raw["type"], int(raw["ts"]), raw["props"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise EventError(f"not an event record: {value[:80]!r}") from exc
+        record = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise EventError(f"not JSON: {exc}") from exc
+    raw = _flatten_record(record)
+    problems = _check_event(0, raw, {})
+    if not isinstance(raw.get("id"), str):
+        problems.append(Problem(0, "id", "a record needs a string id"))
+    if not isinstance(raw.get("ts"), int):
+        problems.append(Problem(0, "ts", "a record needs integer epoch milliseconds"))
+    if problems:
+        raise EventError("; ".join(f"{p.field or 'record'}: {p.msg}" for p in problems))
+    return _build_event(raw, 0)
+
+
+def _flatten_record(record: Any) -> dict[str, Any]:
+    """The event a record holds, as ingest received it: id, type, ts and the properties."""
+    if not isinstance(record, dict):
+        raise EventError(f"a record must be a JSON object, got {_json_kind(record)}")
+    extra = sorted(set(record) - {"id", "type", "ts", "props"})
+    if extra:
+        raise EventError(f"extra fields in the record: {', '.join(extra)[:200]}")
+    props = record.get("props")
+    if not isinstance(props, dict):
+        raise EventError(f"props must be a JSON object, got {_json_kind(props)}")
+    reserved = sorted(set(props) & set(RESERVED_FIELDS))
+    if reserved:
+        raise EventError(f"props may not hold {', '.join(reserved)}")
+    return {**props, **{k: record.get(k) for k in RESERVED_FIELDS}}
 
 
 def validate_events(
@@ -79,6 +114,8 @@ def _check_event(index: int, raw: Any, numeric_fields: dict[str, set[str]]) -> l
         return [Problem(index, None, f"an event must be a JSON object, got {_json_kind(raw)}")]
     problems = [p for p in (_check_type(index, raw), _check_id(index, raw)) if p]
     problems += _check_ts(index, raw)
+    if len(raw) - sum(f in raw for f in RESERVED_FIELDS) > MAX_PROPERTIES:
+        problems.append(Problem(index, None, f"at most {MAX_PROPERTIES:,} properties"))
     numeric = (
         numeric_fields.get(raw.get("type"), set()) if isinstance(raw.get("type"), str) else set()
     )
@@ -99,6 +136,9 @@ def _check_type(index: int, raw: dict[str, Any]) -> Problem | None:
         return Problem(
             index, "type", f"must be 1-100 characters of [A-Za-z0-9_.-], got {_short(value)}"
         )
+    if value.startswith(RESERVED_TYPE_PREFIX):
+        reserved = f"types beginning with '{RESERVED_TYPE_PREFIX}' are reserved"
+        return Problem(index, "type", f"{reserved}, got {_short(value)}")
     return None
 
 
@@ -138,6 +178,12 @@ def _check_ts(index: int, raw: dict[str, Any]) -> list[Problem]:
 
 
 def _check_property(index: int, field: str, value: Any, numeric: bool) -> Problem | None:
+    if not 1 <= len(field) <= MAX_NAME_LENGTH:
+        return Problem(
+            index,
+            field[:60],
+            f"property names must be 1-{MAX_NAME_LENGTH} characters, got {len(field):,}",
+        )
     if isinstance(value, dict | list):
         return Problem(
             index, field, f"nested {_json_kind(value)}s are not allowed; properties must be flat"

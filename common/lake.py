@@ -16,7 +16,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -261,16 +261,21 @@ def contiguous_coverage(files: Iterable[MasterFile]) -> tuple[list[MasterFile], 
     return chosen, offsets
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new, never half."""
+def publish(path: Path, write: Callable[[Path], None]) -> None:
+    """Publish a file whole: ``write`` fills a temporary file beside ``path``, which is then
+    flushed to disk and renamed, so readers see the old file or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
+    write(tmp)
+    with open(tmp, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     fsync_dir(path.parent)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new, never half."""
+    publish(path, lambda tmp: tmp.write_bytes(data))
 
 
 def fsync_dir(path: Path) -> None:

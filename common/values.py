@@ -1,10 +1,13 @@
-"""How property values read as text, identically in the speed layer (Python) and Spark.
+"""How property values read, as text (dimensions, distinct counts) and as numbers (metrics).
 
-Dimensions and distinct-count fields are compared as text. Spark's ``get_json_object``
-renders JSON scalars the Java way; this module renders them the same way in Python.
+One definition for both layers: the speed layer calls these functions per event, and the batch
+layer calls the same functions inside Spark (``mapInArrow``), so the layers cannot disagree.
+Numbers render as text the Java way (``1.0E20``), as earlier batch versions computed by Spark's
+``get_json_object`` did.
 """
 
 import math
+import re
 from decimal import Decimal
 
 Scalar = str | int | float | bool | None
@@ -40,18 +43,26 @@ def java_double_text(value: float) -> str:
     return f"{'-' if sign else ''}{mantissa[0]}.{fraction}E{power}"
 
 
-def number_of(value: Scalar) -> float | None:
-    """A metric input as a float, or None where Spark's ``try_cast(... as double)`` gives null.
+NUMBER_TEXT_RE = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+"""The only text a metric reads as a number: ASCII decimal notation, nothing else (no
+``1_000``, no other scripts' digits, no hex, no ``inf``)."""
 
-    Ingest admits only numbers and null for the fields a view aggregates; this also covers
-    events archived before a view began to aggregate the field.
+
+def number_of(value: Scalar) -> float | None:
+    """A metric input as a finite float, or None (which the metric ignores, as SQL does).
+
+    Both layers read metric inputs with this one function (the batch layer through Spark's
+    ``mapInArrow``), so they agree on every input. Ingest admits only numbers and null for the
+    fields a view aggregates; text is read too, for events archived before a view began to
+    aggregate the field: surrounding whitespace aside, it must match ``NUMBER_TEXT_RE``.
     """
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
+        number = float(value)
+    else:
+        text = value.strip(" \t\n\r")
+        if not NUMBER_TEXT_RE.fullmatch(text):
+            return None
+        number = float(text)
     return number if math.isfinite(number) else None

@@ -16,6 +16,7 @@ from common.lake import Lake
 from common.lifecycle import run_service
 from common.views import Catalog, load_catalog
 from serving_layer.batch_cache import BatchCache
+from serving_layer.rejected import RejectedIndex
 from serving_layer.routes import health, views
 from serving_layer.settings import ServingSettings
 from serving_layer.sources import LagProbe
@@ -42,6 +43,7 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
             probe,
             pool,
             BatchCache(settings.serving_cache_entries),
+            RejectedIndex(),
         )
         yield
         pool.shutdown()

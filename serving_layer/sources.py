@@ -1,6 +1,7 @@
 """Which batch version and speed snapshot answer a query, and how far behind the speed view is."""
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,19 +103,22 @@ class LagProbe:
     def __init__(self, settings: CommonSettings) -> None:
         self.settings = settings
         self._ends: EndOffsets | None = None
+        # Request threads share the probe: one creates, reads or closes its consumer at a time.
+        self._lock = threading.Lock()
 
     def ends(self) -> dict[int, int] | None:
         """The topic's end offsets, or None when the broker cannot be reached."""
-        if self._ends is None and not bootstrap_reachable(self.settings.kafka_bootstrap):
-            return None
-        try:
-            if self._ends is None:
-                self._ends = EndOffsets(self.settings)
-            return self._ends.read()
-        except BrokerError as exc:
-            log.warning("cannot read end offsets: %s", exc)
-            self.close()
-            return None
+        with self._lock:
+            if self._ends is None and not bootstrap_reachable(self.settings.kafka_bootstrap):
+                return None
+            try:
+                if self._ends is None:
+                    self._ends = EndOffsets(self.settings)
+                return self._ends.read()
+            except BrokerError as exc:
+                log.warning("cannot read end offsets: %s", exc)
+                self._close()
+                return None
 
     @staticmethod
     def lag(served: Served, ends: dict[int, int]) -> int:
@@ -124,6 +128,10 @@ class LagProbe:
         return on_topic + served.unreflected_archive()
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._ends is not None:
             try:
                 self._ends.close()

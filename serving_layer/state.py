@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from common.lake import Lake
 from common.views import Catalog
 from serving_layer.batch_cache import BatchCache
+from serving_layer.rejected import RejectedIndex
 from serving_layer.settings import ServingSettings
 from serving_layer.sources import LagProbe
 
@@ -23,6 +24,7 @@ class ServingState:
     lag_probe: LagProbe
     lag_pool: ThreadPoolExecutor
     batch_cache: BatchCache
+    rejected: RejectedIndex
 
 
 def get_state(request: Request) -> ServingState:

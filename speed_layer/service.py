@@ -12,17 +12,15 @@ import sys
 import threading
 import time
 
-import orjson
-import pyarrow.parquet as pq
 from kafka import KafkaConsumer, TopicPartition
 
-from batch_layer.master_writer import INVALID_TYPE
 from common.errors import EventError
-from common.events import Event, decode_event
+from common.events import decode_event
 from common.kafka import broker_errors, make_consumer, topic_partitions
 from common.lake import BatchVersion, Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
+from common.master import read_events
 from common.views import Catalog, load_catalog
 from speed_layer.settings import SpeedSettings
 from speed_layer.snapshots import SnapshotWriter
@@ -167,10 +165,8 @@ class SpeedLayer:
         for f, last_covered in self.lake.backlog(
             self.generation, manifest.offsets if manifest else {}
         ):
-            for row in pq.read_table(f.path).to_pylist():
-                if row["offset"] > last_covered and row["type"] != INVALID_TYPE:
-                    props = orjson.loads(row["props"])
-                    applied += state.apply(Event(row["id"], row["type"], row["ts"], props))
+            for event in read_events(f.path, after=last_covered):
+                applied += state.apply(event)
         return applied
 
 

@@ -8,12 +8,10 @@ from datasketches import hll_sketch, tgt_hll_type
 
 from common.events import Event
 from common.metrics import BUCKET_COLUMN, HLL_LG_K, state_columns
-from common.timeutil import bucket_of
-from common.values import number_of, text_of
+from common.view_inputs import Key, group_key, metric_input
 from common.views import Metric, View
 
 Slots = list[Any]
-Key = tuple[Any, ...]
 Updater = Callable[[Slots, dict[str, Any]], None]
 
 
@@ -34,10 +32,7 @@ class ViewState:
     def apply(self, event: Event) -> None:
         """Fold one event (of this view's type) into its group."""
         props = event.props
-        key = (
-            bucket_of(event.ts, self.view.granularity),
-            *(text_of(props.get(d)) for d in self.view.dimensions),
-        )
+        key = group_key(self.view, event.ts, props)
         slots = self.groups.get(key)
         if slots is None:
             slots = self.groups[key] = self._empty_slots()
@@ -79,29 +74,28 @@ _ARROW_TYPES = {
 
 def _updater(metric: Metric, slot: int) -> Updater:
     """A small function that folds one event's properties into a metric's slots."""
-    field = metric.field or ""
 
     def count(slots: Slots, props: dict[str, Any]) -> None:
         slots[slot] += 1
 
     def total(slots: Slots, props: dict[str, Any]) -> None:
-        value = number_of(props.get(field))
+        value = metric_input(metric, props)
         if value is not None:
             slots[slot] += value
             slots[slot + 1] += 1
 
     def smallest(slots: Slots, props: dict[str, Any]) -> None:
-        value = number_of(props.get(field))
+        value = metric_input(metric, props)
         if value is not None and (slots[slot] is None or value < slots[slot]):
             slots[slot] = value
 
     def largest(slots: Slots, props: dict[str, Any]) -> None:
-        value = number_of(props.get(field))
+        value = metric_input(metric, props)
         if value is not None and (slots[slot] is None or value > slots[slot]):
             slots[slot] = value
 
     def distinct(slots: Slots, props: dict[str, Any]) -> None:
-        value = text_of(props.get(field))
+        value = metric_input(metric, props)
         if value is not None:
             slots[slot].update(value)
 

@@ -14,8 +14,8 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health")
 def health(state: StateDep) -> JSONResponse:
-    """200 with the freshness of every stage (archive, batch, speed); 503 if the data cannot
-    be read."""
+    """200 with the freshness of every stage (archive, batch, speed) and the records of the
+    topic that are not events (``rejected``); 503 if the data cannot be read."""
     try:
         served = resolve(state.lake)
     except (LakeError, FileNotFoundError) as exc:
@@ -27,6 +27,7 @@ def health(state: StateDep) -> JSONResponse:
         "broker": ends is not None,
         **meta(served, lag, "merged"),
         "archive": archive_status(state.lake, served.generation, ends),
+        "rejected": state.rejected.summary(state.lake.master_files()),
     }
     body.pop("source")
     return JSONResponse(body)

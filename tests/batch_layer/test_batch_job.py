@@ -8,10 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from batch_layer.job import run_batch
-from batch_layer.master_writer import PartitionBuffer, write_master_file
 from batch_layer.settings import BatchSettings
 from common.events import Event
 from common.lake import Lake
+from common.master import PartitionBuffer, write_master_file
 from common.views import parse_catalog
 from serving_layer.merge import merge_rows
 from speed_layer.speed_state import SpeedState
@@ -42,11 +42,27 @@ def random_events(count: int, seed: int) -> list[Event]:
             "user_id": rng.choice([f"u{rng.randrange(300)}", rng.randrange(300), None, 1.5e20]),
             "user": f"v{rng.randrange(50)}",
         }
+        if rng.random() < 0.2:
+            props.update(odd_props(rng))
         kind = "purchase" if rng.random() < 0.9 else "page_view"
         events.append(
             Event(f"e{i % (count - 40)}", kind, 1_700_000_000_000 + rng.randrange(10**9), props)
         )
     return events
+
+
+ODD_VALUES = ["1_000", " 7 ", "١٢", "1e3", "0x10", ".5", 5e-324, -0.0, 1e-7, 18446744073709551615]
+
+
+def odd_props(rng: random.Random) -> dict:
+    """Valid but unusual: numbers as text, subnormal and negative-zero doubles, the largest
+    integer, a property name of the longest length ingest accepts."""
+    return {
+        "amount": rng.choice(ODD_VALUES),
+        "country": rng.choice(ODD_VALUES),
+        "user": rng.choice(ODD_VALUES),
+        "n" * 256: rng.choice(ODD_VALUES),
+    }
 
 
 def write_master(lake: Lake, events: list[Event], partitions: int = 3) -> None:

@@ -1,9 +1,9 @@
 """The scheduler catches up on archive an earlier run left outside every batch."""
 
-from batch_layer.master_writer import PartitionBuffer, write_master_file
 from batch_layer.scheduler import uncovered_earlier_generations
 from common.events import Event
 from common.lake import BatchVersion, Lake
+from common.master import PartitionBuffer, write_master_file
 
 
 def archive(lake: Lake, generation: int, last: int) -> None:

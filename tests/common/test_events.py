@@ -3,6 +3,7 @@
 import math
 import uuid
 
+import orjson
 import pytest
 
 from common.errors import EventError
@@ -324,10 +325,57 @@ def test_validated_events_round_trip():
     assert decode_event(events[0].encode()) == events[0]
 
 
+def _record(**fields) -> bytes:
+    record = {"id": "a", "type": "purchase", "ts": T0, "props": {}}
+    record.update(fields)
+    return orjson.dumps(record)
+
+
 @pytest.mark.parametrize(
-    "value",
-    [b"not json", b"{}", b'{"id": "a", "type": "t", "ts": "soon", "props": {}}', b"[1, 2]"],
+    ("value", "reason"),
+    [
+        (None, "no value"),
+        (b"\xff\xfe{", "not JSON"),
+        (b"null", "a JSON object"),
+        (b"[1, 2]", "a JSON object"),
+        (b"not json", "not JSON"),
+        (b"{}", "props"),
+        (b'{"id": "a", "type": "t", "ts": "soon", "props": {}}', "ts"),
+        (_record(id=5), "id"),
+        (_record(props={"basket": {"items": 2}}), "nested"),
+        (_record(props={"tags": [1]}), "nested"),
+        (b'{"id": "a", "type": "purchase", "ts": 1e30, "props": {}}', "ts"),
+        (_record(ts=-1), "ts"),
+        (_record(ts=True), "ts"),
+        (_record(type="_invalid"), "reserved"),
+        (_record(props={"id": "x"}), "props"),
+        (_record(props={"x" * 257: 1}), "1-256 characters"),
+        (_record(props={f"p{i}": i for i in range(1001)}), "1,000"),
+        (_record(extra=1), "extra"),
+        (b'{"id": "a", "type": "purchase", "ts": 1}', "props"),
+    ],
 )
-def test_decode_refuses_what_is_not_an_event(value):
-    with pytest.raises(EventError, match="not an event record"):
+def test_decode_refuses_foreign_records_with_a_reason(value, reason):
+    with pytest.raises(EventError, match=reason):
         decode_event(value)
+
+
+def test_the_reserved_type_prefix_is_refused_at_ingest():
+    _, problems = validate([{"type": "_invalid", "id": "x"}])
+    assert [(p.field, "reserved" in p.msg) for p in problems] == [("type", True)]
+
+
+def test_property_names_and_counts_have_limits():
+    longest = {"type": "t", "x" * 256: 1, **{f"p{i}": i for i in range(999)}}
+    events, problems = validate([longest])
+    assert problems == [] and len(events[0].props) == 1000
+    _, problems = validate([{"type": "t", "y" * 257: 1}, {"type": "t", "": 1}])
+    assert [(p.index, "1-256 characters" in p.msg) for p in problems] == [(0, True), (1, True)]
+    _, problems = validate([{"type": "t", **{f"p{i}": i for i in range(1001)}}])
+    assert [(p.index, "1,000" in p.msg) for p in problems] == [(0, True)]
+
+
+def test_every_accepted_event_decodes_back_to_itself():
+    raw = {"type": "t", "big": 18446744073709551615, "neg": -0.0, "tiny": 5e-324, "s": "١٢"}
+    events, _ = validate([raw])
+    assert decode_event(events[0].encode()) == events[0]

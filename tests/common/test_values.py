@@ -83,6 +83,14 @@ def test_int_and_float_render_differently():
         ("nan", None),
         ("inf", None),
         ("-Infinity", None),
+        ("1_000", None),
+        ("١٢", None),
+        ("0x10", None),
+        ("1.5d", None),
+        ("1e400", None),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("+3E-2", 0.03),
     ],
 )
 def test_number_of(value, number):

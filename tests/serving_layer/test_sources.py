@@ -2,10 +2,10 @@
 
 import pytest
 
-from batch_layer.master_writer import PartitionBuffer, write_master_file
 from common.errors import LakeError
 from common.events import Event
 from common.lake import BatchVersion, Lake, SpeedPointer
+from common.master import PartitionBuffer, write_master_file
 from serving_layer.sources import resolve
 
 

@@ -1,16 +1,19 @@
-"""Master-dataset files: named by offset range, published whole, invalid records kept as data."""
+"""Master-dataset files: named by offset range, published whole, rejected records kept as data."""
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from batch_layer.master_writer import (
-    INVALID_TYPE,
-    MASTER_SCHEMA,
+from common.events import Event
+from common.lake import Lake, contiguous_coverage
+from common.master import (
+    SCHEMA,
     PartitionBuffer,
+    Rejected,
+    read_events,
+    rejected_records,
     remove_partial_files,
     write_master_file,
 )
-from common.events import Event
-from common.lake import Lake, contiguous_coverage
 
 
 def test_a_buffer_becomes_one_file_named_by_its_range(tmp_path):
@@ -23,7 +26,7 @@ def test_a_buffer_becomes_one_file_named_by_its_range(tmp_path):
     path = write_master_file(lake, 3, 2, buffer)
     assert path == lake.master_path(3, 2, 10, 14)
     table = pq.read_table(path)
-    assert table.schema.equals(MASTER_SCHEMA)
+    assert table.schema.equals(SCHEMA)
     assert table.column("offset").to_pylist() == [10, 11, 12, 13, 14]
     assert table.column("generation").to_pylist() == [3] * 5
     assert table.column("props").to_pylist()[0] == '{"amount":10}'
@@ -31,14 +34,40 @@ def test_a_buffer_becomes_one_file_named_by_its_range(tmp_path):
     assert not list(path.parent.glob(".*"))
 
 
-def test_records_that_are_not_events_are_archived_as_invalid(tmp_path):
+def test_records_that_are_not_events_are_kept_as_rejected(tmp_path):
     buffer = PartitionBuffer(first=0)
     buffer.add(0, b"not json")
     buffer.add(1, Event("ok", "page_view", 5, {}).encode())
+    buffer.add(2, None)
+    buffer.add(3, b'{"id": 5, "type": "t", "ts": 1, "props": {}}')
+    assert buffer.rejected == 3
     path = write_master_file(Lake(tmp_path), 1, 0, buffer)
     rows = pq.read_table(path).to_pylist()
-    assert rows[0]["type"] == INVALID_TYPE and rows[0]["props"] == "not json"
-    assert rows[1]["id"] == "ok"
+    assert rows[0]["raw"] == b"not json" and "not JSON" in rows[0]["rejected"]
+    assert rows[0]["id"] is None and rows[0]["type"] is None
+    assert rows[1]["id"] == "ok" and rows[1]["rejected"] is None and rows[1]["raw"] is None
+    assert rows[2]["raw"] is None and "null record" in rows[2]["rejected"]
+    assert [e.id for e in read_events(path)] == ["ok"]
+    assert [(r.offset, r.partition) for r in rejected_records(path)] == [(0, 0), (2, 0), (3, 0)]
+
+
+def test_files_of_the_old_format_read_their_invalid_rows_as_rejected(tmp_path):
+    old = pa.table(
+        {
+            "id": ["_invalid:0", "a"],
+            "type": ["_invalid", "purchase"],
+            "ts": [0, 7],
+            "props": ["garbage", '{"amount":1}'],
+            "generation": pa.array([1, 1], pa.int32()),
+            "partition": pa.array([2, 2], pa.int32()),
+            "offset": [0, 1],
+        }
+    )
+    path = tmp_path / "old.parquet"
+    pq.write_table(old, path)
+    assert [(e.id, e.props) for e in read_events(path)] == [("a", {"amount": 1})]
+    assert [e.id for e in read_events(path, after=1)] == []
+    assert rejected_records(path) == [Rejected(1, 2, 0, "not an event")]
 
 
 def test_files_chain_into_coverage_and_partial_files_are_removed(tmp_path):

@@ -1,0 +1,144 @@
+"""The master dataset's files: their schema, how the archiver writes them, and how every
+reader gets events (or rejected records) back. The one module that knows the format.
+
+Each file holds every record of one partition's offset range ``[first, last]``. A record that
+is an event has ``id``, ``type``, ``ts`` and ``props`` (its properties as JSON); a record that
+is not (another producer's bytes) is kept as data: ``rejected`` says why, ``raw`` holds its
+bytes, and the event columns are null. Both layers skip rejected records, so they agree.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from common.errors import EventError
+from common.events import RESERVED_TYPE_PREFIX, Event, decode_event
+from common.lake import Lake, publish
+
+SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("type", pa.string()),
+        ("ts", pa.int64()),
+        ("props", pa.string()),
+        ("generation", pa.int32()),
+        ("partition", pa.int32()),
+        ("offset", pa.int64()),
+        ("rejected", pa.string()),
+        ("raw", pa.binary()),
+    ]
+)
+EVENT_COLUMNS = ("id", "type", "ts", "props")
+_SQL_TYPES = {pa.string(): "string", pa.int64(): "bigint", pa.int32(): "int", pa.binary(): "binary"}
+DDL = ", ".join(f"`{f.name}` {_SQL_TYPES[f.type]}" for f in SCHEMA)
+"""The schema as a SQL column list (what Spark reads the files with)."""
+
+Row = tuple[str | None, str | None, int | None, str | None, int, str | None, bytes | None]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record of the topic that is not an event."""
+
+    generation: int
+    partition: int
+    offset: int
+    reason: str
+
+
+@dataclass
+class PartitionBuffer:
+    """Records of one partition waiting to be written, from ``first`` (a consumer position)."""
+
+    first: int
+    rows: list[Row] = field(default_factory=list)
+    rejected: int = 0
+
+    def add(self, offset: int, value: bytes | None) -> None:
+        """Decode one record: an event, or a rejected record kept with its reason."""
+        try:
+            event = decode_event(value)
+        except EventError as exc:
+            self.rows.append((None, None, None, None, offset, str(exc)[:1000], value))
+            self.rejected += 1
+            return
+        props = orjson.dumps(event.props).decode()
+        self.rows.append((event.id, event.type, event.ts, props, offset, None, None))
+
+    @property
+    def last(self) -> int:
+        return self.rows[-1][4]
+
+
+def write_master_file(lake: Lake, generation: int, partition: int, buffer: PartitionBuffer) -> Path:
+    """Write one buffer as an immutable file named by its offset range; publish by rename."""
+    path = lake.master_path(generation, partition, buffer.first, buffer.last)
+    ids, types, tss, props, offsets, rejected, raw = zip(*buffer.rows, strict=True)
+    count = len(ids)
+    table = pa.table(
+        [
+            pa.array(ids, pa.string()),
+            pa.array(types, pa.string()),
+            pa.array(tss, pa.int64()),
+            pa.array(props, pa.string()),
+            pa.array([generation] * count, pa.int32()),
+            pa.array([partition] * count, pa.int32()),
+            pa.array(offsets, pa.int64()),
+            pa.array(rejected, pa.string()),
+            pa.array(raw, pa.binary()),
+        ],
+        schema=SCHEMA,
+    )
+    publish(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    return path
+
+
+def remove_partial_files(lake: Lake, generation: int) -> int:
+    """Delete temporary files a killed archiver left behind; return how many."""
+    removed = 0
+    for tmp in lake.master_dir(generation, 0).parent.glob("p=*/.*.tmp*"):
+        tmp.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def is_event(record_type: str | None, rejected: str | None) -> bool:
+    """Whether a row is an event. Files written before rejected records had columns of their
+    own kept them as events of the reserved type ``_invalid``: those are rejected too."""
+    return (
+        rejected is None
+        and record_type is not None
+        and not record_type.startswith(RESERVED_TYPE_PREFIX)
+    )
+
+
+def read_events(path: Path, after: int = -1) -> Iterator[Event]:
+    """The events of one file whose offset is above ``after``, in offset order."""
+    table = _read(path, [*EVENT_COLUMNS, "offset", "rejected"])
+    for row in table.to_pylist():
+        if row["offset"] > after and is_event(row["type"], row["rejected"]):
+            yield Event(row["id"], row["type"], row["ts"], orjson.loads(row["props"]))
+
+
+def rejected_records(path: Path) -> list[Rejected]:
+    """The rejected records of one file (legacy ``_invalid`` rows included)."""
+    table = _read(path, ["type", "generation", "partition", "offset", "rejected"])
+    return [
+        Rejected(r["generation"], r["partition"], r["offset"], r["rejected"] or "not an event")
+        for r in table.to_pylist()
+        if not is_event(r["type"], r["rejected"])
+    ]
+
+
+def _read(path: Path, columns: list[str]) -> pa.Table:
+    """Some columns of a file; a column the file predates reads as nulls."""
+    present = set(pq.read_schema(path).names)
+    table = pq.read_table(path, columns=[c for c in columns if c in present])
+    missing = [c for c in columns if c not in present]
+    for name in missing:
+        table = table.append_column(name, pa.nulls(table.num_rows, SCHEMA.field(name).type))
+    return table.select(columns)

@@ -1,0 +1,70 @@
+"""What one event contributes to a view: its group (the time bucket and the dimension values
+as text) and each metric's input. The one definition both layers use: the speed layer per
+event (``speed_layer/view_state.py``), the batch layer inside Spark over Arrow batches of the
+master dataset (``mapInArrow`` in ``batch_layer/spark_views.py``)."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from common.metrics import BUCKET_COLUMN
+from common.timeutil import bucket_of
+from common.values import number_of, text_of
+from common.views import Metric, View
+
+Key = tuple[Any, ...]
+
+
+def group_key(view: View, ts: int, props: dict[str, Any]) -> Key:
+    """The group an event falls in: its bucket, then each dimension's value as text."""
+    return (bucket_of(ts, view.granularity), *(text_of(props.get(d)) for d in view.dimensions))
+
+
+def metric_input(metric: Metric, props: dict[str, Any]) -> float | str | None:
+    """What a metric reads of an event: a number, or text for ``distinct`` (None: ignored)."""
+    if metric.field is None:
+        return None
+    value = props.get(metric.field)
+    return text_of(value) if metric.kind == "distinct" else number_of(value)
+
+
+def input_column(metric: Metric) -> str:
+    return f"_in_{metric.name}"
+
+
+def fed_metrics(view: View) -> list[Metric]:
+    """The metrics that read a field (all but ``count``)."""
+    return [m for m in view.metrics if m.field is not None]
+
+
+def input_schema(view: View) -> pa.Schema:
+    """The columns of a view's inputs: bucket, dimensions, one input per fed metric."""
+    return pa.schema(
+        [
+            (BUCKET_COLUMN, pa.int64()),
+            *((d, pa.string()) for d in view.dimensions),
+            *(
+                (input_column(m), pa.string() if m.kind == "distinct" else pa.float64())
+                for m in fed_metrics(view)
+            ),
+        ]
+    )
+
+
+def input_batches(view: View, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Events (columns ``ts`` and ``props``, the master dataset's JSON) to view inputs."""
+    schema = input_schema(view)
+    metrics = fed_metrics(view)
+    for batch in batches:
+        rows: list[tuple[Any, ...]] = []
+        for ts, raw in zip(
+            batch.column("ts").to_pylist(), batch.column("props").to_pylist(), strict=True
+        ):
+            props = orjson.loads(raw)
+            rows.append((*group_key(view, ts, props), *(metric_input(m, props) for m in metrics)))
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
+        )
