@@ -122,11 +122,14 @@ class Pipeline:
 class LocalPipeline(Pipeline):
     """`python -m runner` (what `make run` runs) with its own broker on free ports."""
 
-    def __init__(self, launched_env: dict[str, str], data_dir: Path, log_path: Path, **kw) -> None:
+    def __init__(
+        self, launched_env: dict[str, str], data_dir: Path, log_path: Path, runner_pid: int, **kw
+    ) -> None:
         super().__init__(**kw)
         self._env = launched_env
         self.data_dir = data_dir
         self.log_path = log_path
+        self.runner_pid = runner_pid
 
     @property
     def lake(self) -> Lake:
@@ -164,6 +167,7 @@ def local_pipeline(
             running.env,
             running.data_dir,
             running.log_path,
+            running.pid,
             ingest_url=running.ingest_url,
             serving_url=running.serving_url,
             catalog=catalog,
