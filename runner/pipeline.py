@@ -15,7 +15,7 @@ from common.lifecycle import stop_event_on_signals
 from common.logs import setup_logging
 from common.views import load_catalog
 from runner.broker import start_broker
-from runner.services import Service, Supervisor
+from runner.services import Service, ServiceGaveUp, Supervisor
 from runner.settings import RunnerSettings
 from runner.topic import prepare_topic
 
@@ -141,16 +141,24 @@ def main() -> int:
         pipeline.stop()
         return 2
     try:
-        if not pipeline.wait_ready(stop):
-            if stop.is_set():
-                return 0
-            log.error("the services did not become healthy within 90 s; see the log above")
-            return 1
-        print(_banner(pipeline), flush=True)
-        pipeline.watch(stop)
-        log.info("stopping")
+        return _supervise(pipeline, stop)
+    except ServiceGaveUp as exc:
+        log.error("%s; stopping the pipeline", exc)
+        return 1
     finally:
         pipeline.stop()
+
+
+def _supervise(pipeline: Pipeline, stop: threading.Event) -> int:
+    """Wait until the pipeline is up, then keep it up until ``stop``; the exit code."""
+    if not pipeline.wait_ready(stop):
+        if stop.is_set():
+            return 0
+        log.error("the services did not become healthy within 90 s; see the log above")
+        return 1
+    print(_banner(pipeline), flush=True)
+    pipeline.watch(stop)
+    log.info("stopping")
     return 0
 
 

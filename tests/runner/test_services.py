@@ -8,11 +8,15 @@ from pathlib import Path
 import pytest
 
 from runner import services as services_module
-from runner.services import Service, Supervisor
+from runner.services import Service, ServiceGaveUp, Supervisor
 
 CHILD_MODULES = {
     # exits at once with code 3
     "lambda_test_quick_exit": "import sys\nsys.exit(3)\n",
+    # exits at once with code 2, as a service with a bad configuration does
+    "lambda_test_config_error": "import sys\nsys.exit(2)\n",
+    # runs for 0.3 s, then exits with code 3
+    "lambda_test_late_exit": "import sys, time\ntime.sleep(0.3)\nsys.exit(3)\n",
     # says it is running, then sleeps
     "lambda_test_sleeper": (
         "import os, pathlib, time\n"
@@ -118,9 +122,9 @@ def test_a_service_that_dies_is_restarted_within_5_seconds(make_service):
     assert service.pid_file.read_text() == f"{service.process.pid}\n"
 
 
-def test_restarts_count_up_while_a_service_keeps_dying(make_service):
-    service = make_service("quick", "lambda_test_quick_exit")
-    supervisor = Supervisor([service], restart_delay_s=0.05)
+def test_restarts_count_up_while_a_service_keeps_dying_after_it_started(make_service):
+    service = make_service("late", "lambda_test_late_exit")
+    supervisor = Supervisor([service], restart_delay_s=0.05, quick_exit_s=0.2)
     supervisor.start_all()
     pids = {service.process.pid}
 
@@ -188,3 +192,30 @@ def test_stop_of_a_service_that_never_started_or_already_ended(make_service):
     assert wait_for(lambda: ended.exit_code() is not None)
     ended.stop()
     assert ended.exit_code() == 3
+
+
+def test_a_service_that_fails_at_once_three_times_in_a_row_is_given_up(make_service):
+    service = make_service("config", "lambda_test_config_error")
+    supervisor = Supervisor([service], restart_delay_s=0.05)
+    supervisor.start_all()
+    with pytest.raises(ServiceGaveUp) as gave_up:
+        wait_for(lambda: False, timeout_s=10.0, step=supervisor.check)
+    assert gave_up.value.service == "config"
+    assert gave_up.value.exit_code == 2
+    message = str(gave_up.value)
+    assert "config" in message and "exit code 2" in message and "3 times in a row" in message
+    assert service.restarts == 2  # started three times in all, then no more
+    assert service.exit_code() == 2
+    assert not service.pid_file.exists()
+
+
+def test_a_service_killed_by_a_signal_is_restarted_however_soon(make_service):
+    service = make_service("sleeper", "lambda_test_sleeper")
+    supervisor = Supervisor([service], restart_delay_s=0.05)
+    supervisor.start_all()
+    for kill in range(1, 4):  # as many deaths as it takes quick failures to give up
+        pid = ready_pid(service)
+        Path(service.env["READY_FILE"]).unlink()
+        os.kill(pid, signal.SIGKILL)
+        assert wait_for(lambda n=kill: service.restarts == n, step=supervisor.check)
+    assert service.exit_code() is None
