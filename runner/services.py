@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.errors import ProcessError
+from runner.processes import spawn
 
 log = logging.getLogger("runner")
 
@@ -32,9 +33,9 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
-        environment = {**os.environ, **self.env}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module], env=environment, start_new_session=True
+        """Start the process, dying with this one: call it from the main thread."""
+        self.process = spawn(
+            [sys.executable, "-m", self.module], self.pid_file.parent, {**os.environ, **self.env}
         )
         self.started_at = time.monotonic()
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)

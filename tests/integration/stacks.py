@@ -72,17 +72,21 @@ class Pipeline:
 
         wait_for(caught_up, timeout_s, f"speed lag 0 (batch version {version})")
 
-    def run_batch(self) -> str:
-        """`make batch`'s command against this pipeline; returns the published version."""
-        result = subprocess.run(
-            self.batch_command(),
+    def run_command(self, command: list[str], timeout_s: float) -> subprocess.CompletedProcess:
+        """Run ``command`` in the repository with this pipeline's environment; its output."""
+        return subprocess.run(
+            command,
             env=self.env(),
             cwd=ROOT,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=timeout_s,
             check=False,
         )
+
+    def run_batch(self) -> str:
+        """`make batch`'s command against this pipeline; returns the published version."""
+        result = self.run_command(self.batch_command(), timeout_s=600)
         assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
         published = PUBLISHED_RE.search(result.stdout)
         assert published, result.stdout
