@@ -50,18 +50,18 @@ class Service:
         if self.process is None:
             return
         if self.process.poll() is None:
-            self._stop_group()
+            _stop_group(self.name, self.process)
         self.pid_file.unlink(missing_ok=True)
 
-    def _stop_group(self) -> None:
-        assert self.process is not None
-        _signal_group(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            log.warning("%s did not stop within %.0fs; killing it", self.name, STOP_TIMEOUT_S)
-            _signal_group(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+
+def _stop_group(name: str, process: subprocess.Popen[bytes]) -> None:
+    _signal_group(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        log.warning("%s did not stop within %.0fs; killing it", name, STOP_TIMEOUT_S)
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _signal_group(pid: int, signum: int) -> None:
