@@ -9,6 +9,7 @@ import time
 from batch_layer.settings import BatchSettings
 from common.lake import Lake
 from common.lifecycle import run_service, stop_event_on_signals
+from common.processes import die_with_parent
 
 log = logging.getLogger("scheduler")
 
@@ -16,7 +17,11 @@ log = logging.getLogger("scheduler")
 def run_once() -> bool:
     """Run one batch in a child process; True on success."""
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "batch_layer.job"], check=False)
+    result = subprocess.run(  # the job dies with the scheduler (no Spark left running)
+        [sys.executable, "-m", "batch_layer.job"],
+        check=False,
+        preexec_fn=die_with_parent(),
+    )
     if result.returncode == 0:
         log.info("scheduled batch finished in %.1fs", time.monotonic() - started)
         return True

@@ -19,3 +19,7 @@ class BrokerError(LambdaError):
 
 class LakeError(LambdaError):
     """The data directory holds something the platform cannot read."""
+
+
+class ProcessError(LambdaError):
+    """A process of the platform could not be started, stopped or kept running."""

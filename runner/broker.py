@@ -8,6 +8,11 @@ from pathlib import Path
 
 from common.errors import BrokerError
 from common.kafka import bootstrap_reachable
+from runner.processes import spawn
+
+# What the broker's command line holds (the program by its file name): how a later runner
+# recognises a broker that an earlier one left behind.
+BROKER_COMMAND = ("tansu", "broker")
 
 
 def tansu_binary() -> Path:
@@ -33,7 +38,11 @@ def split_address(bootstrap: str) -> tuple[str, int]:
 
 
 def start_broker(bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
-    """Start Tansu on the bootstrap address (memory storage) and wait until it listens."""
+    """Start Tansu on the bootstrap address (memory storage) and wait until it listens.
+
+    It dies with this process (see ``runner.processes.spawn``); ``log_path`` is in the run
+    directory it belongs to.
+    """
     host, port = split_address(bootstrap)
     if bootstrap_reachable(bootstrap, timeout_s=0.5):
         raise BrokerError(
@@ -43,7 +52,7 @@ def start_broker(bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
     url = f"tcp://{host}:{port}"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(
+        process = spawn(
             [
                 str(tansu_binary()),
                 "broker",
@@ -52,9 +61,9 @@ def start_broker(bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
                 "--advertised-listener-url",
                 url,
             ],
+            log_path.parent,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
     deadline = time.monotonic() + 15
     while not bootstrap_reachable(bootstrap, timeout_s=0.5):

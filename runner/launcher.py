@@ -1,5 +1,6 @@
 """Start the whole pipeline (`python -m runner`) on free loopback ports: tests, benchmarks."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -24,38 +25,38 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Launched:
-    """A running pipeline: where it listens, its environment and its log."""
+    """A running pipeline: where it listens, its environment, its log and the runner's pid."""
 
     data_dir: Path
     env: dict[str, str]
     ingest_url: str
     serving_url: str
     log_path: Path
+    pid: int
 
 
 class LaunchError(RuntimeError):
     """The pipeline did not start; the message ends with its log."""
 
 
-@contextmanager
-def launched(
-    base: Path, data_dir: Path, views_file: Path, start_timeout_s: float = 120
-) -> Iterator[Launched]:
-    """Run the pipeline with its own broker on free ports until the block ends (then Ctrl-C)."""
-    ingest_port, serving_port, broker_port = free_port(), free_port(), free_port()
-    env = {
+def pipeline_env(data_dir: Path, views_file: Path) -> dict[str, str]:
+    """The environment of a pipeline with its own broker on free ports, no batch schedule."""
+    return {
         **os.environ,
         "LAMBDA_DATA_DIR": str(data_dir),
         "LAMBDA_VIEWS_FILE": str(views_file),
-        "LAMBDA_KAFKA_BOOTSTRAP": f"127.0.0.1:{broker_port}",
-        "LAMBDA_INGEST_PORT": str(ingest_port),
-        "LAMBDA_SERVING_PORT": str(serving_port),
+        "LAMBDA_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
+        "LAMBDA_INGEST_PORT": str(free_port()),
+        "LAMBDA_SERVING_PORT": str(free_port()),
         "LAMBDA_BATCH_INTERVAL": "0",
         "LAMBDA_LOCAL_BROKER": "1",
     }
-    log_path = base / f"pipeline-{broker_port}.log"
+
+
+def start_runner(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """`python -m runner` in a session of its own, its output in ``log_path``."""
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "runner"],
             env=env,
             cwd=ROOT,
@@ -63,6 +64,16 @@ def launched(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+@contextmanager
+def launched(
+    base: Path, data_dir: Path, views_file: Path, start_timeout_s: float = 120
+) -> Iterator[Launched]:
+    """Run the pipeline with its own broker on free ports until the block ends (then Ctrl-C)."""
+    env = pipeline_env(data_dir, views_file)
+    log_path = base / f"pipeline-{env['LAMBDA_INGEST_PORT']}.log"
+    process = start_runner(env, log_path)
     try:
         deadline = time.monotonic() + start_timeout_s
         while READY_LINE not in log_path.read_text(errors="replace"):
@@ -72,13 +83,21 @@ def launched(
         yield Launched(
             data_dir=data_dir,
             env=env,
-            ingest_url=f"http://127.0.0.1:{ingest_port}",
-            serving_url=f"http://127.0.0.1:{serving_port}",
+            ingest_url=f"http://127.0.0.1:{env['LAMBDA_INGEST_PORT']}",
+            serving_url=f"http://127.0.0.1:{env['LAMBDA_SERVING_PORT']}",
             log_path=log_path,
+            pid=process.pid,
         )
     finally:
+        stop_runner(process)
+
+
+def stop_runner(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C the runner's group (unless it is gone already), wait, then kill it."""
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

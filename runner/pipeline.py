@@ -6,16 +6,19 @@ import sys
 import threading
 import time
 import urllib.request
+from contextlib import ExitStack
 
 from pydantic import ValidationError
 
 from common.errors import LambdaError
 from common.lake import Lake
 from common.lifecycle import stop_event_on_signals
+from common.locks import exclusive
 from common.logs import setup_logging
 from common.views import load_catalog
-from runner.broker import start_broker
-from runner.services import Service, Supervisor
+from runner.broker import BROKER_COMMAND, start_broker
+from runner.processes import clear_leftovers
+from runner.services import Service, ServiceGaveUp, Supervisor
 from runner.settings import RunnerSettings
 from runner.topic import prepare_topic
 
@@ -40,10 +43,14 @@ class Pipeline:
         self.broker: subprocess.Popen[bytes] | None = None
         services = [Service(name, module, self.lake.pid_file(name)) for name, module in SERVICES]
         self.supervisor = Supervisor(services, settings.restart_delay_seconds)
+        self._held = ExitStack()
 
     def start(self) -> None:
         load_catalog(self.settings.views_file)  # an invalid views file stops everything here
         self.lake.ensure()
+        # One runner per data directory; what a killed one left behind goes before we start.
+        self._held.enter_context(exclusive(self.lake.run / "runner.lock", "make run"))
+        clear_leftovers(self.lake.run, self._commands())
         self._start_broker()
         self._prepare_topic()
         self.supervisor.start_all()
@@ -59,6 +66,11 @@ class Pipeline:
             self.settings.kafka_bootstrap,
             self.broker.pid,
         )
+
+    def _commands(self) -> dict[str, tuple[str, ...]]:
+        """What each pid file's process runs, in stop order: services, then the broker."""
+        commands = {name: ("-m", module) for name, module in SERVICES}
+        return {**commands, "broker": BROKER_COMMAND}
 
     def _prepare_topic(self) -> None:
         prepare_topic(self.settings, self.lake)
@@ -115,6 +127,7 @@ class Pipeline:
                 self.broker.kill()
             self.lake.pid_file("broker").unlink(missing_ok=True)
             log.info("stopped the broker")
+        self._held.close()
 
 
 def _healthy(url: str) -> bool:
@@ -141,16 +154,24 @@ def main() -> int:
         pipeline.stop()
         return 2
     try:
-        if not pipeline.wait_ready(stop):
-            if stop.is_set():
-                return 0
-            log.error("the services did not become healthy within 90 s; see the log above")
-            return 1
-        print(_banner(pipeline), flush=True)
-        pipeline.watch(stop)
-        log.info("stopping")
+        return _supervise(pipeline, stop)
+    except ServiceGaveUp as exc:
+        log.error("%s; stopping the pipeline", exc)
+        return 1
     finally:
         pipeline.stop()
+
+
+def _supervise(pipeline: Pipeline, stop: threading.Event) -> int:
+    """Wait until the pipeline is up, then keep it up until ``stop``; the exit code."""
+    if not pipeline.wait_ready(stop):
+        if stop.is_set():
+            return 0
+        log.error("the services did not become healthy within 90 s; see the log above")
+        return 1
+    print(_banner(pipeline), flush=True)
+    pipeline.watch(stop)
+    log.info("stopping")
     return 0
 
 

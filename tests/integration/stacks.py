@@ -72,17 +72,21 @@ class Pipeline:
 
         wait_for(caught_up, timeout_s, f"speed lag 0 (batch version {version})")
 
-    def run_batch(self) -> str:
-        """`make batch`'s command against this pipeline; returns the published version."""
-        result = subprocess.run(
-            self.batch_command(),
+    def run_command(self, command: list[str], timeout_s: float) -> subprocess.CompletedProcess:
+        """Run ``command`` in the repository with this pipeline's environment; its output."""
+        return subprocess.run(
+            command,
             env=self.env(),
             cwd=ROOT,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=timeout_s,
             check=False,
         )
+
+    def run_batch(self) -> str:
+        """`make batch`'s command against this pipeline; returns the published version."""
+        result = self.run_command(self.batch_command(), timeout_s=600)
         assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
         published = PUBLISHED_RE.search(result.stdout)
         assert published, result.stdout
@@ -122,11 +126,14 @@ class Pipeline:
 class LocalPipeline(Pipeline):
     """`python -m runner` (what `make run` runs) with its own broker on free ports."""
 
-    def __init__(self, launched_env: dict[str, str], data_dir: Path, log_path: Path, **kw) -> None:
+    def __init__(
+        self, launched_env: dict[str, str], data_dir: Path, log_path: Path, runner_pid: int, **kw
+    ) -> None:
         super().__init__(**kw)
         self._env = launched_env
         self.data_dir = data_dir
         self.log_path = log_path
+        self.runner_pid = runner_pid
 
     @property
     def lake(self) -> Lake:
@@ -164,6 +171,7 @@ def local_pipeline(
             running.env,
             running.data_dir,
             running.log_path,
+            running.pid,
             ingest_url=running.ingest_url,
             serving_url=running.serving_url,
             catalog=catalog,

@@ -1,18 +1,29 @@
 """Supervised child processes, run for real: restarted when they die, stopped as a group."""
 
+import contextlib
+import logging
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from runner import services as services_module
-from runner.services import Service, Supervisor
+from runner.processes import clear_leftovers
+from runner.services import Service, ServiceGaveUp, Supervisor
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CHILD_MODULES = {
     # exits at once with code 3
     "lambda_test_quick_exit": "import sys\nsys.exit(3)\n",
+    # exits at once with code 2, as a service with a bad configuration does
+    "lambda_test_config_error": "import sys\nsys.exit(2)\n",
+    # runs for 0.3 s, then exits with code 3
+    "lambda_test_late_exit": "import sys, time\ntime.sleep(0.3)\nsys.exit(3)\n",
     # says it is running, then sleeps
     "lambda_test_sleeper": (
         "import os, pathlib, time\n"
@@ -118,9 +129,9 @@ def test_a_service_that_dies_is_restarted_within_5_seconds(make_service):
     assert service.pid_file.read_text() == f"{service.process.pid}\n"
 
 
-def test_restarts_count_up_while_a_service_keeps_dying(make_service):
-    service = make_service("quick", "lambda_test_quick_exit")
-    supervisor = Supervisor([service], restart_delay_s=0.05)
+def test_restarts_count_up_while_a_service_keeps_dying_after_it_started(make_service):
+    service = make_service("late", "lambda_test_late_exit")
+    supervisor = Supervisor([service], restart_delay_s=0.05, quick_exit_s=0.2)
     supervisor.start_all()
     pids = {service.process.pid}
 
@@ -188,3 +199,103 @@ def test_stop_of_a_service_that_never_started_or_already_ended(make_service):
     assert wait_for(lambda: ended.exit_code() is not None)
     ended.stop()
     assert ended.exit_code() == 3
+
+
+def test_a_service_that_fails_at_once_three_times_in_a_row_is_given_up(make_service):
+    service = make_service("config", "lambda_test_config_error")
+    supervisor = Supervisor([service], restart_delay_s=0.05)
+    supervisor.start_all()
+    with pytest.raises(ServiceGaveUp) as gave_up:
+        wait_for(lambda: False, timeout_s=10.0, step=supervisor.check)
+    assert gave_up.value.service == "config"
+    assert gave_up.value.exit_code == 2
+    message = str(gave_up.value)
+    assert "config" in message and "exit code 2" in message and "3 times in a row" in message
+    assert service.restarts == 2  # started three times in all, then no more
+    assert service.exit_code() == 2
+    assert not service.pid_file.exists()
+
+
+def test_a_service_killed_by_a_signal_is_restarted_however_soon(make_service):
+    service = make_service("sleeper", "lambda_test_sleeper")
+    supervisor = Supervisor([service], restart_delay_s=0.05)
+    supervisor.start_all()
+    for kill in range(1, 4):  # as many deaths as it takes quick failures to give up
+        pid = ready_pid(service)
+        Path(service.env["READY_FILE"]).unlink()
+        os.kill(pid, signal.SIGKILL)
+        assert wait_for(lambda n=kill: service.restarts == n, step=supervisor.check)
+    assert service.exit_code() is None
+
+
+def test_children_die_with_the_supervisor(make_service, tmp_path):
+    """kill -9 of the process that started a service takes the service with it."""
+    sleeper = make_service("sleeper", "lambda_test_sleeper")
+    script = (
+        "import pathlib, sys, time\n"
+        "from runner.services import Service\n"
+        "Service('sleeper', 'lambda_test_sleeper', pathlib.Path(sys.argv[1])).start()\n"
+        "time.sleep(120)\n"
+    )
+    env = {
+        **os.environ,
+        **sleeper.env,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), sleeper.env["PYTHONPATH"]]),
+    }
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", script, str(sleeper.pid_file)], env=env, cwd=ROOT
+    )
+    try:
+        child = ready_pid(sleeper)
+        assert is_running(child)
+        supervisor.kill()
+        supervisor.wait()
+        assert wait_for(lambda: not is_running(child)), "the service outlived its supervisor"
+    finally:
+        supervisor.kill()
+        supervisor.wait()
+        with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
+            os.killpg(int(sleeper.pid_file.read_text()), signal.SIGKILL)
+
+
+def test_a_leftover_of_an_earlier_run_is_killed_with_its_group(make_service, caplog):
+    service = make_service("parent", "lambda_test_parent")
+    service.start()  # then forgotten, as by a runner that was killed
+    grandchild = ready_pid(service)
+    leader = service.process.pid
+    with caplog.at_level(logging.INFO, logger="runner"):
+        cleared = clear_leftovers(service.pid_file.parent, {"parent": ("-m", "lambda_test_parent")})
+    assert cleared == ["parent"]
+    assert not is_running(leader)
+    assert wait_for(lambda: not is_running(grandchild)), "the leftover's group survived"
+    assert not service.pid_file.exists()
+    lines = [r.getMessage() for r in caplog.records if str(leader) in r.getMessage()]
+    assert len(lines) == 1, caplog.text
+    assert "parent" in lines[0]
+
+
+def test_stale_pid_files_are_removed_and_nobody_else_is_killed(make_service, tmp_path):
+    run_dir = tmp_path / "run"
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    # the right program, but started for another data directory
+    elsewhere = make_service("sleeper", "lambda_test_sleeper")
+    elsewhere.pid_file = tmp_path / "elsewhere" / "run" / "sleeper.pid"
+    elsewhere.start()
+    # started for this data directory, but not the program the pid file names
+    stranger = make_service("stubborn", "lambda_test_stubborn")
+    stranger.start()
+    alive = [ready_pid(elsewhere), ready_pid(stranger)]
+    (run_dir / "ingest.pid").write_text(f"{ended.pid}\n")
+    (run_dir / "sleeper.pid").write_text(f"{elsewhere.process.pid}\n")
+    (run_dir / "speed.pid").write_text(f"{stranger.process.pid}\n")
+    (run_dir / "serving.pid").write_text("not a pid\n")
+    commands = {
+        "ingest": ("-m", "ingest"),
+        "sleeper": ("-m", "lambda_test_sleeper"),
+        "speed": ("-m", "speed_layer"),
+        "serving": ("-m", "serving_layer"),
+    }
+    assert clear_leftovers(run_dir, commands) == []
+    assert all(is_running(pid) for pid in alive)
+    assert sorted(p.name for p in run_dir.glob("*.pid")) == ["stubborn.pid"]
