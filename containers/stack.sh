@@ -229,7 +229,7 @@ cmd_test() {
     export LAMBDA_INGEST_PORT LAMBDA_SERVING_PORT LAMBDA_SPARK_UI_PORT LAMBDA_KAFKA_BOOTSTRAP
     ensure_engine
     ensure_compose
-    build_images
+    configure_compose
     docker compose down --volumes --remove-orphans >/dev/null 2>&1 || true
     if [ "${KEEP_STACK:-0}" != 1 ]; then
         trap 'say "tearing the stack down"; docker compose down --volumes --remove-orphans >/dev/null 2>&1' EXIT
