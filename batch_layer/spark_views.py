@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from batch_layer.settings import BatchSettings
 from common import master
 from common.events import RESERVED_TYPE_PREFIX
-from common.metrics import BUCKET_COLUMN, HLL_LG_K, view_columns
+from common.metrics import BUCKET_COLUMN, state_columns, view_columns
 from common.view_inputs import input_batches, input_column, input_schema
 from common.views import Metric, View
 
@@ -88,15 +88,9 @@ def _spark_schema(schema: pa.Schema) -> str:
 
 
 def _aggregates(metric: Metric) -> list[Column]:
-    name = metric.name
-    value = F.col(input_column(metric)) if metric.field else None
-    if metric.kind == "count":
-        return [F.count(F.lit(1)).alias(f"{name}__count")]
-    assert value is not None
-    if metric.kind in ("sum", "avg"):
-        return [F.sum(value).alias(f"{name}__sum"), F.count(value).alias(f"{name}__n")]
-    if metric.kind == "min":
-        return [F.min(value).alias(f"{name}__min")]
-    if metric.kind == "max":
-        return [F.max(value).alias(f"{name}__max")]
-    return [F.hll_sketch_agg(value, HLL_LG_K).alias(f"{name}__hll")]
+    """Each state column of the metric, aggregated from its input column."""
+    source = f"`{input_column(metric)}`" if metric.field else "NULL"
+    return [
+        F.expr(column.part.spark.format(x=source)).alias(column.name)
+        for column in state_columns(metric)
+    ]

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from common.metrics import BUCKET_COLUMN
+from common.metrics import BUCKET_COLUMN, KINDS
 from common.timeutil import bucket_of
 from common.values import number_of, text_of
 from common.views import Metric, View
@@ -27,7 +27,7 @@ def metric_input(metric: Metric, props: dict[str, Any]) -> float | str | None:
     if metric.field is None:
         return None
     value = props.get(metric.field)
-    return text_of(value) if metric.kind == "distinct" else number_of(value)
+    return text_of(value) if KINDS[metric.kind].reads_text else number_of(value)
 
 
 def input_column(metric: Metric) -> str:
@@ -46,7 +46,7 @@ def input_schema(view: View) -> pa.Schema:
             (BUCKET_COLUMN, pa.int64()),
             *((d, pa.string()) for d in view.dimensions),
             *(
-                (input_column(m), pa.string() if m.kind == "distinct" else pa.float64())
+                (input_column(m), pa.string() if KINDS[m.kind].reads_text else pa.float64())
                 for m in fed_metrics(view)
             ),
         ]

@@ -7,7 +7,7 @@ import duckdb
 import pyarrow as pa
 from datasketches import hll_sketch, hll_union
 
-from common.metrics import BUCKET_COLUMN, HLL_LG_K, StateColumn, state_columns
+from common.metrics import BUCKET_COLUMN, HLL_LG_K, KINDS, StateColumn, state_columns
 from common.views import Metric
 from serving_layer.query_spec import QuerySpec
 
@@ -31,7 +31,7 @@ def merge_rows(
         rows: list[dict[str, Any]] = cursor.sql(sql, params=params).to_arrow_table().to_pylist()
     finally:
         cursor.close()
-    distinct = [m.name for m in spec.view.metrics if m.kind == "distinct"]
+    distinct = [m.name for m in spec.view.metrics if KINDS[m.kind].estimated]
     if distinct:
         union = hll_union(HLL_LG_K)
         for row in rows:
@@ -66,7 +66,7 @@ def reduce_states(
     union = hll_union(HLL_LG_K)
     for metric in spec.view.metrics:
         for column in state_columns(metric):
-            if column.part == "hll":
+            if column.part.arrow == pa.binary():
                 unioned = [_union_bytes(v, union) for v in table.column(column.name).to_pylist()]
                 index = table.schema.get_field_index(column.name)
                 table = table.set_column(index, column.name, pa.array(unioned, pa.binary()))
@@ -75,14 +75,7 @@ def reduce_states(
 
 def _partial_sql(column: StateColumn) -> str:
     name = _quote(column.name)
-    return {
-        "count": f"CAST(sum({name}) AS BIGINT) AS {name}",
-        "sum": f"sum({name}) AS {name}",
-        "n": f"CAST(sum({name}) AS BIGINT) AS {name}",
-        "min": f"min({name}) AS {name}",
-        "max": f"max({name}) AS {name}",
-        "hll": f"list({name}) FILTER (WHERE {name} IS NOT NULL) AS {name}",
-    }[column.part]
+    return f"{column.part.combine.format(x=name)} AS {name}"
 
 
 def _union_bytes(sketches: list[bytes] | None, union: hll_union) -> bytes | None:
@@ -141,20 +134,8 @@ def _sql(spec: QuerySpec, files: list[Path], cached: bool) -> tuple[str, list[An
 
 
 def _metric_sql(metric: Metric) -> str:
-    columns = {c.part: _quote(c.name) for c in state_columns(metric)}
-    name = _quote(metric.name)
-    match metric.kind:
-        case "count":
-            return f"CAST(sum({columns['count']}) AS BIGINT) AS {name}"
-        case "sum":
-            return f"CASE WHEN sum({columns['n']}) > 0 THEN sum({columns['sum']}) END AS {name}"
-        case "avg":
-            return f"sum({columns['sum']}) / NULLIF(sum({columns['n']}), 0) AS {name}"
-        case "min":
-            return f"min({columns['min']}) AS {name}"
-        case "max":
-            return f"max({columns['max']}) AS {name}"
-    return f"list({columns['hll']}) FILTER (WHERE {columns['hll']} IS NOT NULL) AS {name}"
+    columns = {c.part.name: _quote(c.name) for c in state_columns(metric)}
+    return f"{KINDS[metric.kind].finish.format(**columns)} AS {_quote(metric.name)}"
 
 
 def union_estimate(sketches: list[bytes] | None, union: hll_union | None = None) -> int:
