@@ -8,12 +8,6 @@ import threading
 import urllib.error
 import urllib.request
 
-from kafka.errors import KafkaError
-
-from common.errors import BrokerError
-from common.kafka import bootstrap_reachable, make_consumer
-from common.settings import CommonSettings
-
 
 def http_ok(url: str, timeout_s: float = 3.0) -> str | None:
     """None when ``url`` answers 200, else the reason."""
@@ -29,6 +23,8 @@ def http_ok(url: str, timeout_s: float = 3.0) -> str | None:
 def kafka_ok(bootstrap: str, timeout_s: float = 8.0) -> str | None:
     """None when the broker at ``bootstrap`` answers a metadata request within ``timeout_s``,
     else the reason."""
+    from common.kafka import bootstrap_reachable  # noqa: PLC0415 (HTTP checks stay light)
+
     if not bootstrap_reachable(bootstrap, timeout_s=2.0):
         return f"nothing accepts connections at {bootstrap}"
     answer: list[str | None] = []
@@ -40,6 +36,13 @@ def kafka_ok(bootstrap: str, timeout_s: float = 8.0) -> str | None:
 
 
 def _metadata(bootstrap: str) -> str | None:
+    # Imported here: an HTTP check, every few seconds in every container, stays light.
+    from kafka.errors import KafkaError  # noqa: PLC0415
+
+    from common.errors import BrokerError  # noqa: PLC0415
+    from common.kafka import make_consumer  # noqa: PLC0415
+    from common.settings import CommonSettings  # noqa: PLC0415
+
     try:
         consumer = make_consumer(CommonSettings(kafka_bootstrap=bootstrap))
     except BrokerError as exc:
