@@ -16,17 +16,23 @@ from speed_layer.view_state import ViewState
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z
 
 
-def catalog(activity_metric: str) -> Catalog:
-    return parse_catalog(
-        {
-            "views": [
-                {"name": "orders", "event_type": "buy", "granularity": "day",
-                 "metrics": {"orders": "count"}},
-                {"name": "activity", "event_type": "tap", "granularity": "hour",
-                 "metrics": {activity_metric: "count"}},
-            ]
-        }
-    )  # fmt: skip
+ORDERS = {
+    "name": "orders",
+    "event_type": "buy",
+    "granularity": "day",
+    "metrics": {"orders": "count"},
+}
+
+
+def catalog(activity_metric: str | None) -> Catalog:
+    """Orders, and an activity view counting into ``activity_metric`` (None: no such view)."""
+    activity = {
+        "name": "activity",
+        "event_type": "tap",
+        "granularity": "hour",
+        "metrics": {activity_metric: "count"},
+    }
+    return parse_catalog({"views": [ORDERS, activity] if activity_metric else [ORDERS]})
 
 
 def publish_batch(lake: Lake, computed_under: Catalog) -> None:
@@ -58,3 +64,15 @@ def test_a_renamed_metric_answers_503_with_retry_after_and_the_others_200(tmp_pa
         unchanged = client.get("/views/orders")
         assert unchanged.status_code == 200, unchanged.text
         assert [row["orders"] for row in unchanged.json()["rows"]] == [1]
+
+
+def test_a_removed_view_is_not_served_though_the_batch_version_still_holds_it(tmp_path):
+    lake = Lake(tmp_path)
+    lake.ensure()
+    lake.start_generation()
+    publish_batch(lake, catalog("events"))
+    settings = ServingSettings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:1")
+    with TestClient(create_app(settings, catalog(None)), raise_server_exceptions=False) as client:
+        assert client.get("/views/activity").status_code == 404
+        assert [v["name"] for v in client.get("/views").json()["views"]] == ["orders"]
+        assert client.get("/views/orders").status_code == 200
