@@ -4,6 +4,7 @@ definition (never a 500), the unchanged views answer as before."""
 import json
 
 import pyarrow.parquet as pq
+import pytest
 from fastapi.testclient import TestClient
 
 from common.events import Event
@@ -49,14 +50,22 @@ def publish_batch(lake: Lake, computed_under: Catalog) -> None:
     lake.publish_manifest(version)
 
 
-def test_a_renamed_metric_answers_503_with_retry_after_and_the_others_200(tmp_path):
+@pytest.fixture
+def settings(tmp_path) -> ServingSettings:
+    """A data directory whose batch version 000001 was computed with an ``events`` metric."""
     lake = Lake(tmp_path)
     lake.ensure()
     lake.start_generation()
     publish_batch(lake, catalog("events"))
-    settings = ServingSettings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:1")
-    app = create_app(settings, catalog("hits"))
-    with TestClient(app, raise_server_exceptions=False) as client:
+    return ServingSettings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:1")
+
+
+def client_of(settings: ServingSettings, views: Catalog) -> TestClient:
+    return TestClient(create_app(settings, views), raise_server_exceptions=False)
+
+
+def test_a_renamed_metric_answers_503_with_retry_after_and_the_others_200(settings):
+    with client_of(settings, catalog("hits")) as client:
         changed = client.get("/views/activity")
         assert changed.status_code == 503, changed.text
         assert int(changed.headers["Retry-After"]) >= 1
@@ -66,13 +75,8 @@ def test_a_renamed_metric_answers_503_with_retry_after_and_the_others_200(tmp_pa
         assert [row["orders"] for row in unchanged.json()["rows"]] == [1]
 
 
-def test_a_removed_view_is_not_served_though_the_batch_version_still_holds_it(tmp_path):
-    lake = Lake(tmp_path)
-    lake.ensure()
-    lake.start_generation()
-    publish_batch(lake, catalog("events"))
-    settings = ServingSettings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:1")
-    with TestClient(create_app(settings, catalog(None)), raise_server_exceptions=False) as client:
+def test_a_removed_view_is_not_served_though_the_batch_version_still_holds_it(settings):
+    with client_of(settings, catalog(None)) as client:
         assert client.get("/views/activity").status_code == 404
         assert [v["name"] for v in client.get("/views").json()["views"]] == ["orders"]
         assert client.get("/views/orders").status_code == 200
