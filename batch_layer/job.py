@@ -71,6 +71,7 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
             offsets=offsets,
             views=tuple(v.name for v in catalog.views),
             duration_s=round(time.monotonic() - started, 3),
+            fingerprints=catalog.fingerprints(),
         )
         (tmp / "version.json").write_text(json.dumps(published.to_json(), indent=2))
         fsync_tree(tmp)

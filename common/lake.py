@@ -51,6 +51,9 @@ class BatchVersion:
     offsets: Offsets
     views: tuple[str, ...]
     duration_s: float = 0.0
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    """Per view, the fingerprint of the definition it was computed under (``View.fingerprint``);
+    empty for a version written before they were recorded, which matches no definition."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class BatchVersion:
             "offsets": _offsets_to_json(self.offsets),
             "views": list(self.views),
             "duration_s": self.duration_s,
+            "fingerprints": dict(self.fingerprints),
         }
 
     @classmethod
@@ -71,6 +75,7 @@ class BatchVersion:
             offsets=_offsets_from_json(raw["offsets"]),
             views=tuple(raw["views"]),
             duration_s=float(raw.get("duration_s", 0.0)),
+            fingerprints=_fingerprints_from_json(raw),
         )
 
     def next_offsets(self, generation: int) -> dict[int, int]:
@@ -89,6 +94,9 @@ class SpeedPointer:
     events: int
     written_at: str
     views: tuple[str, ...] = field(default=())
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    """Per view, the fingerprint of the definition its state was built under; empty for a
+    pointer written before they were recorded, which matches no definition."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +107,7 @@ class SpeedPointer:
             "events": self.events,
             "written_at": self.written_at,
             "views": list(self.views),
+            "fingerprints": dict(self.fingerprints),
         }
 
     @classmethod
@@ -111,6 +120,7 @@ class SpeedPointer:
             events=int(raw["events"]),
             written_at=raw["written_at"],
             views=tuple(raw.get("views", ())),
+            fingerprints=_fingerprints_from_json(raw),
         )
 
 
@@ -324,3 +334,7 @@ def _offsets_to_json(offsets: Offsets) -> dict[str, dict[str, int]]:
 
 def _offsets_from_json(raw: dict[str, dict[str, int]]) -> Offsets:
     return {int(g): {int(p): int(o) for p, o in parts.items()} for g, parts in raw.items()}
+
+
+def _fingerprints_from_json(raw: dict[str, Any]) -> dict[str, str]:
+    return {str(view): str(value) for view, value in raw.get("fingerprints", {}).items()}

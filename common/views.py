@@ -1,6 +1,9 @@
 """View definitions: parsed once from views.yaml, validated, shared by all three layers."""
 
+import hashlib
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,23 @@ class View:
         """Fields this view reads as numbers."""
         return {m.field for m in self.metrics if m.kind in NUMERIC_KINDS and m.field}
 
+    def definition(self) -> dict[str, Any]:
+        """What the stored data depends on, normalised: not the view's name (a view is stored
+        and looked up by name, so a renamed view is a new one anyway), nor the order of
+        dimensions and metrics (stored columns are read by name)."""
+        return {
+            "event_type": self.event_type,
+            "dimensions": sorted(self.dimensions),
+            "granularity": self.granularity,
+            "metrics": {m.name: [m.kind, m.field] for m in sorted(self.metrics, key=_name)},
+        }
+
+    def fingerprint(self) -> str:
+        """A stable hash of :meth:`definition`: equal across processes, file layouts and key
+        orders; different whenever the stored data would differ."""
+        text = json.dumps(self.definition(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
     def describe(self) -> dict[str, Any]:
         """The view as the serving API lists it."""
         return {
@@ -66,12 +86,25 @@ class Catalog:
     def get(self, name: str) -> View | None:
         return next((v for v in self.views if v.name == name), None)
 
+    def fingerprints(self) -> dict[str, str]:
+        """Each view's fingerprint, by name: what batch versions and speed snapshots record."""
+        return {view.name: view.fingerprint() for view in self.views}
+
+    def changed(self, recorded: Mapping[str, str]) -> list[str]:
+        """The views, in file order, whose definition ``recorded`` does not hold: new or
+        changed since it was recorded (everything, for a record without fingerprints)."""
+        return [v.name for v in self.views if recorded.get(v.name) != v.fingerprint()]
+
     def numeric_fields_by_type(self) -> dict[str, set[str]]:
         """For each event type, the fields some view sums, averages, or takes the min/max of."""
         fields: dict[str, set[str]] = {}
         for view in self.views:
             fields.setdefault(view.event_type, set()).update(view.numeric_fields())
         return fields
+
+
+def _name(metric: Metric) -> str:
+    return metric.name
 
 
 def load_catalog(path: Path) -> Catalog:

@@ -14,3 +14,6 @@ class ServingSettings(CommonSettings):
     serving_cache_entries: int = Field(
         default=64, ge=1, description="reduced batch sides kept (per version and query)"
     )
+    retry_after_seconds: int = Field(
+        default=2, ge=1, description="the Retry-After of a 503 (e.g. a view being recomputed)"
+    )

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.errors import BrokerError, LakeError
+from common.errors import BrokerError
 from common.kafka import EndOffsets, bootstrap_reachable
 from common.lake import BatchVersion, Lake, SpeedPointer
 from common.settings import CommonSettings
 from common.timeutil import now_ms, parse_rfc3339
+from common.views import View
+from serving_layer.definitions import pending_reason
 
 log = logging.getLogger("serving")
 
@@ -25,27 +27,24 @@ class Served:
     generation: int
     lake: Lake
 
+    def pending(self, view: View, source: str) -> str | None:
+        """Why this pair cannot answer ``view`` (its data is of another definition), or None."""
+        return pending_reason(view, source, self.batch, self.speed)
+
     def batch_files(self, view: str) -> list[Path]:
         if self.batch is None:
             return []
-        if view not in self.batch.views:
-            raise LakeError(
-                f"view {view} is not in batch version {self.batch.version} (views.yaml changed "
-                "since): run `make batch`"
-            )
         return sorted(self.lake.view_dir(self.batch.version, view).glob("*.parquet"))
 
     def speed_files(self, view: str) -> list[Path]:
         if self.speed is None:
             return []
-        if self.speed.views and view not in self.speed.views:
-            raise LakeError(f"the speed layer does not keep view {view}: restart it")
         path = self.lake.snapshot_dir(self.speed.snapshot) / f"{view}.parquet"
         return [path] if path.exists() else []
 
     def files(self, view: str, source: str) -> tuple[list[Path], list[Path]]:
-        """The batch and the speed state files answering ``view`` from ``source``;
-        FileNotFoundError if the pair was collected under us."""
+        """The batch and the speed state files answering ``view`` from ``source`` (a view that
+        :meth:`pending` lets through); FileNotFoundError if the pair was collected under us."""
         batch = self.batch_files(view) if source in ("merged", "batch") else []
         speed = self.speed_files(view) if source in ("merged", "speed") else []
         if source in ("merged", "batch") and self.batch is not None and not batch:

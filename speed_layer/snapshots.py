@@ -55,6 +55,7 @@ class SnapshotWriter:
             events=state.events,
             written_at=utc_now_text(),
             views=tuple(state.views),
+            fingerprints=dict(state.fingerprints),
         )
         self.lake.publish_speed_pointer(pointer)
         self._collect_garbage()

@@ -10,6 +10,7 @@ class SpeedState:
 
     def __init__(self, catalog: Catalog) -> None:
         self.views = {view.name: ViewState(view) for view in catalog.views}
+        self.fingerprints = catalog.fingerprints()  # the definitions the state is built under
         self._by_type: dict[str, list[ViewState]] = {}
         for state in self.views.values():
             self._by_type.setdefault(state.view.event_type, []).append(state)

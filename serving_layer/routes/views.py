@@ -31,6 +31,14 @@ def _merge(state: ServingState, spec: QuerySpec, served: Served) -> list[dict[st
     return merge_rows(state.duckdb, spec, speed_files, reduced)
 
 
+def _refuse_if_pending(state: ServingState, served: Served, spec: QuerySpec) -> None:
+    """503 with Retry-After when the pair holds the view under another definition."""
+    reason = served.pending(spec.view, spec.source)
+    if reason is not None:
+        retry_after = str(state.settings.retry_after_seconds)
+        raise HTTPException(503, reason, headers={"Retry-After": retry_after})
+
+
 @router.get("/views")
 def list_views(state: StateDep) -> dict[str, Any]:
     """Every view of the views file."""
@@ -74,6 +82,7 @@ def query_view(
     for attempt in range(READ_ATTEMPTS):
         try:
             served = resolve(state.lake)
+            _refuse_if_pending(state, served, spec)
             # The log end is read after the pointer (so lag never understates) and while
             # DuckDB merges, so the two waits overlap.
             ends = state.lag_pool.submit(state.lag_probe.ends)

@@ -250,3 +250,15 @@ def test_versions_are_numbered_after_the_newest(tmp_path):
     write_atomic(lake.versions / "000001" / "version.json", document)
     assert lake.read_version("000001") == a_version()
     assert lake.read_version("000009") is None
+
+
+def test_fingerprints_round_trip_and_files_written_before_them_have_none():
+    fingerprints = {"page_views_by_page": "f1", "revenue_by_country": "f2"}
+    version = BatchVersion("000001", "t", 1, {1: {0: 0}}, tuple(fingerprints), 1.0, fingerprints)
+    pointer = SpeedPointer("000001", "000001", 1, {0: 1}, 0, "t", tuple(fingerprints), fingerprints)
+    for kind, written in ((BatchVersion, version), (SpeedPointer, pointer)):
+        raw = json.loads(json.dumps(written.to_json()))
+        assert raw["fingerprints"] == fingerprints
+        assert kind.from_json(raw) == written
+        del raw["fingerprints"]
+        assert kind.from_json(raw).fingerprints == {}

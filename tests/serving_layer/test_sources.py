@@ -2,10 +2,10 @@
 
 import pytest
 
-from common.errors import LakeError
 from common.events import Event
 from common.lake import BatchVersion, Lake, SpeedPointer
 from common.master import PartitionBuffer, write_master_file
+from common.views import parse_catalog
 from serving_layer.sources import resolve
 
 
@@ -54,9 +54,13 @@ def test_a_collected_base_version_is_retried_not_served_as_empty(lake):
         resolve(lake)
 
 
-def test_a_view_newer_than_the_batch_version_is_an_error_not_an_empty_answer(lake):
+def test_a_view_newer_than_the_batch_version_is_pending_not_an_empty_answer(lake):
+    catalog = parse_catalog(
+        {"views": [{"name": "new_view", "event_type": "t", "granularity": "day",
+                    "metrics": {"n": "count"}}]}
+    )  # fmt: skip
     lake.publish_manifest(BatchVersion("000001", "t", 0, {}, ("old_view",)))
     served = resolve(lake)
-    with pytest.raises(LakeError, match="make batch"):
-        served.files("new_view", "merged")
-    assert served.files("new_view", "speed") == ([], [])
+    reason = served.pending(catalog.views[0], "merged")
+    assert reason is not None and "make batch" in reason
+    assert served.pending(catalog.views[0], "speed") is None  # no snapshot: nothing to mix
