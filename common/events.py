@@ -12,6 +12,8 @@ from common.timeutil import MAX_TS_MS, parse_rfc3339
 from common.views import TYPE_RE
 
 MAX_ID_LENGTH = 128
+MAX_PROPERTIES = 1000
+MAX_PROPERTY_NAME_LENGTH = 256
 RESERVED_FIELDS = ("type", "id", "ts")
 
 Scalar = str | int | float | bool | None
@@ -82,9 +84,11 @@ def _check_event(index: int, raw: Any, numeric_fields: dict[str, set[str]]) -> l
     numeric = (
         numeric_fields.get(raw.get("type"), set()) if isinstance(raw.get("type"), str) else set()
     )
-    for field, value in raw.items():
-        if field in RESERVED_FIELDS:
-            continue
+    properties = [(f, v) for f, v in raw.items() if f not in RESERVED_FIELDS]
+    if len(properties) > MAX_PROPERTIES:
+        message = f"an event has at most {MAX_PROPERTIES} properties, got {len(properties)}"
+        problems.append(Problem(index, None, message))
+    for field, value in properties:
         problem = _check_property(index, field, value, field in numeric)
         if problem:
             problems.append(problem)
@@ -99,6 +103,8 @@ def _check_type(index: int, raw: dict[str, Any]) -> Problem | None:
         return Problem(
             index, "type", f"must be 1-100 characters of [A-Za-z0-9_.-], got {_short(value)}"
         )
+    if value.startswith("_"):
+        return Problem(index, "type", f"types beginning with '_' are reserved, got {_short(value)}")
     return None
 
 
@@ -122,8 +128,8 @@ def _check_ts(index: int, raw: dict[str, Any]) -> list[Problem]:
             ts = parse_rfc3339(value)
         except ValueError as exc:
             return [Problem(index, "ts", f"{exc}, got {_short(value)}")]
-    elif isinstance(value, int) and not isinstance(value, bool):
-        ts = value
+    elif (whole := _whole_number(value)) is not None:
+        ts = whole
     else:
         return [
             Problem(
@@ -137,7 +143,26 @@ def _check_ts(index: int, raw: dict[str, Any]) -> list[Problem]:
     return []
 
 
+def _whole_number(value: Any) -> int | None:
+    """An integer, also when written with a fraction of zero (JSON has one number type, and
+    JSON Schema's ``integer`` includes 1.0); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def _check_property(index: int, field: str, value: Any, numeric: bool) -> Problem | None:
+    if not 1 <= len(field) <= MAX_PROPERTY_NAME_LENGTH:
+        return Problem(
+            index,
+            field,
+            f"property names must be 1-{MAX_PROPERTY_NAME_LENGTH} characters, "
+            f"got {len(field)}: {_short(field)}",
+        )
     if isinstance(value, dict | list):
         return Problem(
             index, field, f"nested {_json_kind(value)}s are not allowed; properties must be flat"
@@ -153,7 +178,7 @@ def _check_property(index: int, field: str, value: Any, numeric: bool) -> Proble
 
 def _build_event(raw: dict[str, Any], received_ms: int) -> Event:
     ts_raw = raw.get("ts")
-    ts = parse_rfc3339(ts_raw) if isinstance(ts_raw, str) else ts_raw
+    ts = parse_rfc3339(ts_raw) if isinstance(ts_raw, str) else _whole_number(ts_raw)
     props = {k: v for k, v in raw.items() if k not in RESERVED_FIELDS}
     return Event(
         id=raw.get("id") or str(uuid.uuid4()),
