@@ -30,7 +30,7 @@ def create_app(settings: IngestSettings | None = None, catalog: Catalog | None =
         publisher.close()
 
     app = FastAPI(title="Lambda ingest API", lifespan=lifespan)
-    app.include_router(events.router)
+    app.include_router(events.build_router(catalog.numeric_fields_by_type(), settings.max_events))
     app.include_router(health.router)
     return app
 
