@@ -106,6 +106,11 @@ def event_schema(numeric_fields: dict[str, set[str]]) -> dict[str, Any]:
                 ],
             },
         },
+        "description": (
+            f"a flat object: type, id, ts and at most {MAX_PROPERTIES} properties of scalar "
+            "values; a field that a view of the type sums, averages or takes the min/max of "
+            "must be a number or null"
+        ),
         "propertyNames": {"minLength": 1, "maxLength": MAX_PROPERTY_NAME_LENGTH},
         "maxProperties": MAX_PROPERTIES + 3,
         "additionalProperties": _SCALAR,
@@ -123,7 +128,9 @@ def _numeric_rule(event_type: str, fields: set[str]) -> dict[str, Any]:
     }
 
 
-def request_body(numeric_fields: dict[str, set[str]], max_events: int) -> dict[str, Any]:
+def request_body(
+    numeric_fields: dict[str, set[str]], max_events: int, max_body_bytes: int
+) -> dict[str, Any]:
     """``openapi_extra`` for POST /events: the body as JSON (one event or an array) or NDJSON."""
     event = event_schema(numeric_fields)
     # The limits (events and bytes per request) are answered with 413, not 422: they are size
@@ -136,7 +143,10 @@ def request_body(numeric_fields: dict[str, set[str]], max_events: int) -> dict[s
     return {
         "requestBody": {
             "required": True,
-            "description": f"one event, or up to {max_events} of them (and 5 MiB by default)",
+            "description": (
+                f"one event, or up to {max_events} of them in at most {max_body_bytes} bytes "
+                "(413 over that)"
+            ),
             "content": {
                 "application/json": {"schema": {"anyOf": [event, events]}},
                 **{media_type: ndjson for media_type in NDJSON_TYPES},

@@ -15,7 +15,9 @@ from ingest.publisher import EventTooLarge
 from ingest.state import StateDep
 
 
-def build_router(numeric_fields: dict[str, set[str]], max_events: int) -> APIRouter:
+def build_router(
+    numeric_fields: dict[str, set[str]], max_events: int, max_body_bytes: int
+) -> APIRouter:
     """POST /events, documented with the request body these views and limits accept."""
     router = APIRouter(tags=["events"])
     router.add_api_route(
@@ -24,7 +26,7 @@ def build_router(numeric_fields: dict[str, set[str]], max_events: int) -> APIRou
         methods=["POST"],
         status_code=202,
         responses=RESPONSES,
-        openapi_extra=request_body(numeric_fields, max_events),
+        openapi_extra=request_body(numeric_fields, max_events, max_body_bytes),
     )
     return router
 

@@ -7,6 +7,10 @@ schema-valid events to `POST /events`, which the pipeline accepts and counts, an
 tests compare merged answers with a ledger of exactly the events they posted themselves. Events
 of the same types as theirs (`purchase`, ...) would make those comparisons wrong, so they go to
 another broker and data directory, which this module's fixture starts and stops.
+
+`schemathesis_hooks.py` adds what the CLI lacks for these documents: an NDJSON serializer, and
+OpenAPI's rule that a concrete path (`/views/revenue_by_country`) is matched before a template
+(`/views/{name}`). Each run is bounded (RUN_TIMEOUT_S); both together take about a minute.
 """
 
 import json
@@ -74,6 +78,7 @@ def _excerpt(output: str) -> str:
     return "\n".join(line[:300] for line in lines[:200])
 
 
+@pytest.mark.timeout(RUN_TIMEOUT_S + 120)
 @pytest.mark.parametrize("service", ["ingest", "serving"])
 def test_service_keeps_to_its_openapi(own_pipeline, tmp_path, service):
     started = time.monotonic()
