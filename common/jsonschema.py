@@ -6,7 +6,8 @@ _DATE_TIME_REST = (
     r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
     r"[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
-# Years as `parse_rfc3339` reads them: any from 0001 (Python has no year 0), or from 1970 on.
+# Years as `parse_rfc3339` reads them: any from 0001 (Python has no year 0), or from 1970 on
+# (a positive offset can still put 1970-01-01T00:xx before the epoch: that one is refused).
 _ANY_YEAR = r"^([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
 _FROM_1970 = r"^(19[7-9][0-9]|[2-9][0-9]{3})"
 
