@@ -12,8 +12,8 @@ from common.timeutil import MAX_TS_MS, parse_rfc3339
 from common.views import TYPE_RE
 
 MAX_ID_LENGTH = 128
-MAX_NAME_LENGTH = 256
-MAX_PROPERTIES = 1_000
+MAX_PROPERTIES = 1000
+MAX_PROPERTY_NAME_LENGTH = 256
 RESERVED_FIELDS = ("type", "id", "ts")
 RESERVED_TYPE_PREFIX = "_"
 """Types that begin with it are the platform's own; no event may have one."""
@@ -114,14 +114,14 @@ def _check_event(index: int, raw: Any, numeric_fields: dict[str, set[str]]) -> l
         return [Problem(index, None, f"an event must be a JSON object, got {_json_kind(raw)}")]
     problems = [p for p in (_check_type(index, raw), _check_id(index, raw)) if p]
     problems += _check_ts(index, raw)
-    if len(raw) - sum(f in raw for f in RESERVED_FIELDS) > MAX_PROPERTIES:
-        problems.append(Problem(index, None, f"at most {MAX_PROPERTIES:,} properties"))
     numeric = (
         numeric_fields.get(raw.get("type"), set()) if isinstance(raw.get("type"), str) else set()
     )
-    for field, value in raw.items():
-        if field in RESERVED_FIELDS:
-            continue
+    properties = [(f, v) for f, v in raw.items() if f not in RESERVED_FIELDS]
+    if len(properties) > MAX_PROPERTIES:
+        message = f"an event has at most {MAX_PROPERTIES:,} properties, got {len(properties):,}"
+        problems.append(Problem(index, None, message))
+    for field, value in properties:
         problem = _check_property(index, field, value, field in numeric)
         if problem:
             problems.append(problem)
@@ -162,8 +162,8 @@ def _check_ts(index: int, raw: dict[str, Any]) -> list[Problem]:
             ts = parse_rfc3339(value)
         except ValueError as exc:
             return [Problem(index, "ts", f"{exc}, got {_short(value)}")]
-    elif isinstance(value, int) and not isinstance(value, bool):
-        ts = value
+    elif (whole := _whole_number(value)) is not None:
+        ts = whole
     else:
         return [
             Problem(
@@ -177,12 +177,25 @@ def _check_ts(index: int, raw: dict[str, Any]) -> list[Problem]:
     return []
 
 
+def _whole_number(value: Any) -> int | None:
+    """An integer, also when written with a fraction of zero (JSON has one number type, and
+    JSON Schema's ``integer`` includes 1.0); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def _check_property(index: int, field: str, value: Any, numeric: bool) -> Problem | None:
-    if not 1 <= len(field) <= MAX_NAME_LENGTH:
+    if not 1 <= len(field) <= MAX_PROPERTY_NAME_LENGTH:
         return Problem(
             index,
-            field[:60],
-            f"property names must be 1-{MAX_NAME_LENGTH} characters, got {len(field):,}",
+            field,
+            f"property names must be 1-{MAX_PROPERTY_NAME_LENGTH} characters, "
+            f"got {len(field)}: {_short(field)}",
         )
     if isinstance(value, dict | list):
         return Problem(
@@ -199,7 +212,7 @@ def _check_property(index: int, field: str, value: Any, numeric: bool) -> Proble
 
 def _build_event(raw: dict[str, Any], received_ms: int) -> Event:
     ts_raw = raw.get("ts")
-    ts = parse_rfc3339(ts_raw) if isinstance(ts_raw, str) else ts_raw
+    ts = parse_rfc3339(ts_raw) if isinstance(ts_raw, str) else _whole_number(ts_raw)
     props = {k: v for k, v in raw.items() if k not in RESERVED_FIELDS}
     return Event(
         id=raw.get("id") or str(uuid.uuid4()),

@@ -30,7 +30,10 @@ def create_app(settings: IngestSettings | None = None, catalog: Catalog | None =
         publisher.close()
 
     app = FastAPI(title="Lambda ingest API", lifespan=lifespan)
-    app.include_router(events.router)
+    numeric_fields = catalog.numeric_fields_by_type()
+    app.include_router(
+        events.build_router(numeric_fields, settings.max_events, settings.max_body_bytes)
+    )
     app.include_router(health.router)
     return app
 

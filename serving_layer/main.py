@@ -21,6 +21,7 @@ from serving_layer.routes import health, views
 from serving_layer.settings import ServingSettings
 from serving_layer.sources import LagProbe
 from serving_layer.state import ServingState
+from serving_layer.view_docs import document_views
 
 log = logging.getLogger("serving")
 
@@ -53,6 +54,7 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
     app = FastAPI(title="Lambda serving layer", lifespan=lifespan)
     app.include_router(views.router)
     app.include_router(health.router)
+    document_views(app, catalog, settings.serving_max_rows)
 
     @app.exception_handler(LakeError)
     async def lake_error(request: Request, exc: LakeError) -> JSONResponse:

@@ -10,13 +10,27 @@ from common.errors import BrokerError
 from common.events import validate_events
 from common.timeutil import now_ms
 from ingest.body import BodyError, TooLarge, parse_body
+from ingest.openapi import RESPONSES, request_body
 from ingest.publisher import EventTooLarge
 from ingest.state import StateDep
 
-router = APIRouter(tags=["events"])
+
+def build_router(
+    numeric_fields: dict[str, set[str]], max_events: int, max_body_bytes: int
+) -> APIRouter:
+    """POST /events, documented with the request body these views and limits accept."""
+    router = APIRouter(tags=["events"])
+    router.add_api_route(
+        "/events",
+        post_events,
+        methods=["POST"],
+        status_code=202,
+        responses=RESPONSES,
+        openapi_extra=request_body(numeric_fields, max_events, max_body_bytes),
+    )
+    return router
 
 
-@router.post("/events", status_code=202)
 async def post_events(request: Request, state: StateDep) -> JSONResponse:
     """Accept events once the broker has acknowledged all of them; all or nothing."""
     settings = state.settings

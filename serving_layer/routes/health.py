@@ -6,13 +6,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from common.errors import LakeError
+from serving_layer.openapi import HEALTH_RESPONSES, Health
 from serving_layer.sources import archive_status, meta, resolve
 from serving_layer.state import StateDep
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", responses={200: {"model": Health}, **HEALTH_RESPONSES})
 def health(state: StateDep) -> JSONResponse:
     """200 with the freshness of every stage (archive, batch, speed) and the records of the
     topic that are not events (``rejected``); 503 if the data cannot be read."""

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from common.errors import LakeError
 from serving_layer.batch_cache import cache_key
 from serving_layer.merge import merge_rows, reduce_states
+from serving_layer.openapi import VIEW_RESPONSES, ViewAnswer, ViewList
 from serving_layer.query_spec import QueryError, QuerySpec, parse_query
 from serving_layer.sources import Served, meta, resolve
 from serving_layer.state import ServingState, StateDep
@@ -39,13 +40,13 @@ def _refuse_if_pending(state: ServingState, served: Served, spec: QuerySpec) -> 
         raise HTTPException(503, reason, headers={"Retry-After": retry_after})
 
 
-@router.get("/views")
+@router.get("/views", response_model=None, responses={200: {"model": ViewList}})
 def list_views(state: StateDep) -> dict[str, Any]:
     """Every view of the views file."""
     return {"views": [view.describe() for view in state.catalog.views]}
 
 
-@router.get("/views/{name}")
+@router.get("/views/{name}", responses={200: {"model": ViewAnswer}, **VIEW_RESPONSES})
 def query_view(
     name: str,
     state: StateDep,

@@ -1,0 +1,98 @@
+"""One documented operation per view: GET /views/revenue_by_country, ...
+
+Which parameters a view accepts depends on the view (its granularity, its dimensions), and one
+operation on ``/views/{name}`` cannot say so. So the OpenAPI document lists every view's path
+with its own parameters, exactly as ``query_spec.parse_query`` accepts them, and keeps
+``/views/{name}`` for names that are not views (404).
+"""
+
+import copy
+from itertools import permutations
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from common.jsonschema import rfc3339
+from common.timeutil import GRANULARITIES, GRANULARITY_MS
+from common.views import Catalog, View
+from serving_layer.query_spec import SOURCES
+
+TEMPLATE = "/views/{name}"
+
+
+def document_views(app: FastAPI, catalog: Catalog, max_rows: int) -> None:
+    """Make ``app.openapi()`` list every view's path beside ``/views/{name}``."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            add_view_paths(schema, catalog, max_rows)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def add_view_paths(schema: dict[str, Any], catalog: Catalog, max_rows: int) -> None:
+    """Add a path per view, and keep the template for the names that are none."""
+    paths = schema["paths"]
+    template = paths[TEMPLATE]["get"]
+    names = [view.name for view in catalog.views]
+    for view in catalog.views:
+        paths[f"/views/{view.name}"] = {"get": view_operation(template, view, max_rows)}
+    unknown = copy.deepcopy(template)
+    unknown["summary"] = "Any other name: not a view"
+    unknown["operationId"] += "_unknown"
+    unknown["responses"].pop("200", None)
+    unknown["responses"].pop("503", None)
+    for parameter in unknown["parameters"]:
+        if parameter["name"] == "name":
+            parameter["schema"] = {"type": "string", "not": {"enum": names}}
+    paths[TEMPLATE]["get"] = unknown
+
+
+def view_operation(template: dict[str, Any], view: View, max_rows: int) -> dict[str, Any]:
+    """The template's answers, with the parameters this view accepts."""
+    operation = copy.deepcopy(template)
+    operation["summary"] = f"Query {view.name}"
+    operation["operationId"] = f"query_{view.name}"
+    operation["responses"].pop("404", None)
+    operation["parameters"] = [
+        {"name": name, "in": "query", "required": False, "schema": param_schema}
+        | ({"style": "form", "explode": True} if name == "filter" else {})
+        for name, param_schema in view_parameters(view, max_rows).items()
+    ]
+    return operation
+
+
+def view_parameters(view: View, max_rows: int) -> dict[str, dict[str, Any]]:
+    """JSON Schema of each query parameter of one view."""
+    own = GRANULARITY_MS[view.granularity]
+    dimensions = list(view.dimensions)
+    parameters: dict[str, dict[str, Any]] = {
+        "start": rfc3339("inclusive, on the bucket time"),
+        "end": rfc3339("exclusive, on the bucket time"),
+        "granularity": {
+            "type": "string",
+            "enum": [g for g in GRANULARITIES if GRANULARITY_MS[g] >= own],
+            "description": "the view's own or coarser (buckets roll up)",
+        },
+        "group_by": {
+            "type": "string",
+            "enum": [
+                ",".join(p) for n in range(len(dimensions) + 1) for p in permutations(dimensions, n)
+            ],
+            "description": "comma-separated dimensions (default: all; empty for none)",
+        },
+        "source": {"type": "string", "enum": list(SOURCES), "description": "the layer answering"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": max_rows, "description": "rows"},
+    }
+    if dimensions:
+        alternatives = "|".join(dimensions)
+        parameters["filter"] = {
+            "type": "array",
+            "items": {"type": "string", "pattern": f"^({alternatives}):"},
+            "description": "dimension:value (any of the values of a dimension listed twice)",
+        }
+    return parameters
