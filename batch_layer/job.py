@@ -79,22 +79,9 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
         tmp.rename(lake.versions / version)
         fsync_dir(lake.versions)
         lake.publish_manifest(published)
-        _collect_garbage(lake, settings.keep_versions)
+        lake.collect_versions(settings.keep_versions)
         log.info("batch %s published: %d events in %.1fs", version, count, published.duration_s)
         return published
-
-
-def _collect_garbage(lake: Lake, keep: int) -> None:
-    """Drop old versions: never the served snapshot's base, nor anything newer (the speed
-    layer may be rebuilding onto it)."""
-    pointer = lake.read_speed_pointer()
-    base = pointer.base_version if pointer and pointer.base_version else None
-    for version in lake.published_versions()[:-keep]:
-        if base is not None and version >= base:
-            continue
-        remove_tree(lake.versions / version)
-    for leftover in lake.versions.glob("*.tmp"):
-        remove_tree(leftover)
 
 
 def main() -> int:

@@ -239,6 +239,18 @@ class Lake:
     def speed_pointer_path(self) -> Path:
         return self.speed / "current.json"
 
+    def collect_versions(self, keep: int) -> None:
+        """Drop batch versions but the newest ``keep``: never the served speed snapshot's base
+        nor anything newer (the speed layer may be rebuilding onto it), and leftovers of runs
+        that never published."""
+        pointer = self.read_speed_pointer()
+        base = pointer.base_version if pointer and pointer.base_version else None
+        for version in self.published_versions()[:-keep]:
+            if base is None or version < base:
+                remove_tree(self.versions / version)
+        for leftover in self.versions.glob("*.tmp"):
+            remove_tree(leftover)
+
     def read_speed_pointer(self) -> SpeedPointer | None:
         raw = _read_json(self.speed_pointer_path)
         return None if raw is None else SpeedPointer.from_json(raw)

@@ -1,6 +1,5 @@
 """Old batch versions go, but never the served snapshot's base nor anything newer."""
 
-from batch_layer.job import _collect_garbage
 from common.lake import Lake, SpeedPointer
 
 
@@ -19,7 +18,7 @@ def test_keeps_the_newest_and_everything_from_the_served_base_on(tmp_path):
     make_versions(lake, 6)
     lake.publish_speed_pointer(pointer("000002"))
     (lake.versions / "000007.tmp").mkdir()
-    _collect_garbage(lake, keep=3)
+    lake.collect_versions(keep=3)
     assert lake.published_versions() == ["000002", "000003", "000004", "000005", "000006"]
     assert not (lake.versions / "000007.tmp").exists()
 
@@ -28,5 +27,5 @@ def test_without_a_snapshot_only_the_newest_stay(tmp_path):
     lake = Lake(tmp_path)
     lake.ensure()
     make_versions(lake, 5)
-    _collect_garbage(lake, keep=2)
+    lake.collect_versions(keep=2)
     assert lake.published_versions() == ["000004", "000005"]
