@@ -9,13 +9,11 @@ import logging
 import sys
 import threading
 import time
-
-from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
+from typing import Any
 
 from batch_layer.settings import BatchSettings
 from common.errors import BrokerError
-from common.kafka import broker_errors, make_consumer, topic_partitions
+from common.kafka import TopicConsumer
 from common.lake import Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
@@ -48,63 +46,50 @@ class Archiver:
             removed = remove_partial_files(self.lake, self.generation)
             if removed:
                 log.info("removed %d partial files left by an earlier run", removed)
-            consumer = make_consumer(self.settings, max_poll_records=50_000)
+            consumer = TopicConsumer.connect(self.settings, max_poll_records=50_000)
             try:
                 self._consume(consumer, stop)
             finally:
                 consumer.close()
 
-    def _consume(self, consumer: KafkaConsumer, stop: threading.Event) -> None:
-        partitions = topic_partitions(consumer, self.settings.topic)
+    def _consume(self, consumer: TopicConsumer, stop: threading.Event) -> None:
         resume = self.resume_offsets()
         self.written = dict(resume)
-        with broker_errors("cannot assign partitions"):
-            consumer.assign(partitions)
-            for tp in partitions:
-                consumer.seek(tp, resume.get(tp.partition, 0))
-        log.info(
-            "archiving generation %d from offsets %s",
-            self.generation,
-            {tp.partition: resume.get(tp.partition, 0) for tp in partitions},
-        )
+        starts = {p: resume.get(p, 0) for p in consumer.partitions()}
+        consumer.assign(starts)
+        log.info("archiving generation %d from offsets %s", self.generation, starts)
         try:
             while not stop.is_set():
-                with broker_errors("cannot fetch records"):
-                    batches = consumer.poll(timeout_ms=200)
-                for tp, records in batches.items():
-                    self._buffer(tp, records)
+                batches = consumer.poll(timeout_ms=200)
+                for partition, records in batches.items():
+                    self._buffer(partition, records)
                 if self._flush_due():
                     self.flush()
         except BrokerError:
             self.flush()  # what was read is archived before the error stops the service
             raise
-        self._drain(consumer, partitions)
+        self._drain(consumer)
         self.flush()
         log.info("stopped after archiving %d records", self.archived)
 
-    def _drain(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
+    def _drain(self, consumer: TopicConsumer) -> None:
         """Before stopping, read to the log end: ingest stops first, so this is everything."""
         deadline = time.monotonic() + DRAIN_SECONDS
         quiet_polls = 0
         while quiet_polls < 3 and time.monotonic() < deadline:
-            with broker_errors("cannot fetch records"):
-                batches = consumer.poll(timeout_ms=100)
-                at_end = all(
-                    consumer.highwater(tp) is not None
-                    and consumer.position(tp) >= consumer.highwater(tp)
-                    for tp in partitions
-                )
-            for tp, records in batches.items():
-                self._buffer(tp, records)
+            batches = consumer.poll(timeout_ms=100)
+            at_end = consumer.at_end()
+            for partition, records in batches.items():
+                self._buffer(partition, records)
             quiet_polls = quiet_polls + 1 if not batches and at_end else 0
 
-    def _buffer(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
-        buffer = self.buffers.get(tp.partition)
+    def _buffer(self, partition: int, records: list[Any]) -> None:
+        buffer = self.buffers.get(partition)
         if buffer is None:
             # The file starts at the position the previous file ended at, so a range of
             # offsets without records (transaction markers) still chains without a gap.
-            first = self.written.get(tp.partition, records[0].offset)
-            buffer = self.buffers[tp.partition] = PartitionBuffer(first)
+            first = self.written.get(partition, records[0].offset)
+            buffer = self.buffers[partition] = PartitionBuffer(first)
         if not self.buffered:
             self.oldest_buffered = time.monotonic()
         for record in records:

@@ -12,11 +12,9 @@ import sys
 import threading
 import time
 
-from kafka import KafkaConsumer, TopicPartition
-
 from common.errors import EventError
 from common.events import decode_event
-from common.kafka import broker_errors, make_consumer, topic_partitions
+from common.kafka import TopicConsumer
 from common.lake import BatchVersion, Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
@@ -43,7 +41,6 @@ class SpeedLayer:
         self.writer = SnapshotWriter(lake, settings.speed_keep_snapshots)
         self.state = SpeedState(catalog)
         self.base: BatchVersion | None = None
-        self.partitions: list[TopicPartition] = []
         self.written_offsets: dict[int, int] | None = None
         self.stop = threading.Event()
         # False while the consumer's positions do not match self.state (before the first
@@ -53,16 +50,14 @@ class SpeedLayer:
     def run(self, stop: threading.Event) -> None:
         self.stop = stop
         with exclusive(self.lake.speed / ".lock", "speed layer"):
-            consumer = make_consumer(self.settings, max_poll_records=20_000)
+            consumer = TopicConsumer.connect(self.settings, max_poll_records=20_000)
             try:
                 self._run(consumer, stop)
             finally:
                 consumer.close()
 
-    def _run(self, consumer: KafkaConsumer, stop: threading.Event) -> None:
-        self.partitions = topic_partitions(consumer, self.settings.topic)
-        with broker_errors("cannot assign partitions"):
-            consumer.assign(self.partitions)
+    def _run(self, consumer: TopicConsumer, stop: threading.Event) -> None:
+        consumer.assign(dict.fromkeys(consumer.partitions(), 0))
         previous = self.lake.read_speed_pointer()
         served = previous.offsets if previous and previous.generation == self.generation else {}
         self._rebuild(consumer, self.lake.read_manifest(), served)
@@ -76,15 +71,14 @@ class SpeedLayer:
                 if manifest is not None and (
                     self.base is None or manifest.version != self.base.version
                 ):
-                    self._rebuild(consumer, manifest, self._positions(consumer))
+                    self._rebuild(consumer, manifest, consumer.positions())
             if now - last_write >= self.settings.speed_snapshot_seconds:
                 last_write = now
                 self._snapshot(consumer)
         self._snapshot(consumer)  # what was read before the stop is served after it
 
-    def _poll(self, consumer: KafkaConsumer, state: SpeedState, timeout_ms: int) -> int:
-        with broker_errors("cannot fetch records"):
-            batches = consumer.poll(timeout_ms=timeout_ms)
+    def _poll(self, consumer: TopicConsumer, state: SpeedState, timeout_ms: int) -> int:
+        batches = consumer.poll(timeout_ms=timeout_ms)
         count = 0
         for records in batches.values():
             for record in records:
@@ -100,14 +94,10 @@ class SpeedLayer:
                 count += 1
         return count
 
-    def _positions(self, consumer: KafkaConsumer) -> dict[int, int]:
-        with broker_errors("cannot read positions"):
-            return {tp.partition: consumer.position(tp) for tp in self.partitions}
-
-    def _snapshot(self, consumer: KafkaConsumer, force: bool = False) -> None:
+    def _snapshot(self, consumer: TopicConsumer, force: bool = False) -> None:
         if not self.consistent:
             return
-        offsets = self._positions(consumer)
+        offsets = consumer.positions()
         changed = any(v.changed for v in self.state.views.values())
         if force or changed or offsets != self.written_offsets:
             base = self.base.version if self.base else None
@@ -115,7 +105,7 @@ class SpeedLayer:
             self.written_offsets = offsets
 
     def _rebuild(
-        self, consumer: KafkaConsumer, manifest: BatchVersion | None, target: dict[int, int]
+        self, consumer: TopicConsumer, manifest: BatchVersion | None, target: dict[int, int]
     ) -> None:
         """Build the state for ``manifest`` from its offsets up to at least ``target``."""
         started = time.monotonic()
@@ -123,9 +113,8 @@ class SpeedLayer:
         state = SpeedState(self.catalog)
         backlog = self._apply_backlog(state, manifest)
         starts = manifest.next_offsets(self.generation) if manifest else {}
-        with broker_errors("cannot seek"):
-            for tp in self.partitions:
-                consumer.seek(tp, starts.get(tp.partition, 0))
+        for partition in consumer.assigned:
+            consumer.seek(partition, starts.get(partition, 0))
         if not self._catch_up(consumer, state, target):
             return  # stopped: the old pair stays served
         self.state, self.base = state, manifest
@@ -141,7 +130,7 @@ class SpeedLayer:
             time.monotonic() - started,
         )
 
-    def _catch_up(self, consumer: KafkaConsumer, state: SpeedState, target: dict[int, int]) -> bool:
+    def _catch_up(self, consumer: TopicConsumer, state: SpeedState, target: dict[int, int]) -> bool:
         """Read into ``state`` up to ``target``; False if asked to stop first.
 
         A new state is never published short of what was served, so a stalled broker stalls
@@ -149,7 +138,7 @@ class SpeedLayer:
         """
         last_progress = time.monotonic()
         while not self.stop.is_set():
-            positions = self._positions(consumer)
+            positions = consumer.positions()
             if all(positions.get(p, 0) >= offset for p, offset in target.items()):
                 return True
             if self._poll(consumer, state, timeout_ms=100):

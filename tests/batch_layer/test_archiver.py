@@ -8,6 +8,7 @@ from batch_layer.archiver import Archiver
 from batch_layer.settings import BatchSettings
 from common.errors import BrokerError
 from common.events import Event
+from common.kafka import TopicConsumer
 from common.lake import Lake
 from common.master import read_events, rejected_records
 from tests.memory_log import MemoryConsumer, MemoryLog
@@ -33,7 +34,7 @@ def test_records_read_before_a_broker_error_are_archived(lake):
     archiver = Archiver(settings, lake)
     consumer = MemoryConsumer(log, batch=3, fail_at_poll=3)  # two polls of 3, then an error
     with pytest.raises(BrokerError, match="connection lost"):
-        archiver._consume(consumer, threading.Event())
+        archiver._consume(TopicConsumer(consumer, "events"), threading.Event())
     assert archived_offsets(lake) == list(range(6))
     assert lake.archived_ends(1) == {0: 6}  # a restart resumes after them
 
@@ -50,7 +51,7 @@ def test_foreign_records_are_archived_as_rejected_and_consumption_goes_on(lake):
     archiver = Archiver(settings, lake)
     consumer = MemoryConsumer(log, batch=10, fail_at_poll=2)
     with pytest.raises(BrokerError):
-        archiver._consume(consumer, stop)
+        archiver._consume(TopicConsumer(consumer, "events"), stop)
     [master_file] = lake.master_files()
     assert [e.id for e in read_events(master_file.path)] == ["a", "b"]
     assert [r.offset for r in rejected_records(master_file.path)] == [1, 2, 3]
