@@ -13,7 +13,7 @@ from typing import Any
 
 from batch_layer.settings import BatchSettings
 from common.errors import BrokerError
-from common.kafka import TopicConsumer
+from common.kafka import OffsetsOutOfRange, TopicConsumer
 from common.lake import Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
@@ -36,6 +36,8 @@ class Archiver:
         self.oldest_buffered = 0.0
         self.archived = 0
         self.written: dict[int, int] = {}
+        # per partition, offsets retention deleted before they were read: lost to every layer
+        self.lost: dict[int, int] = {}
 
     def resume_offsets(self) -> dict[int, int]:
         """Per partition, the offset after the last archived one."""
@@ -53,16 +55,15 @@ class Archiver:
                 consumer.close()
 
     def _consume(self, consumer: TopicConsumer, stop: threading.Event) -> None:
-        resume = self.resume_offsets()
-        self.written = dict(resume)
-        starts = {p: resume.get(p, 0) for p in consumer.partitions()}
-        consumer.assign(starts)
+        self.written = self.resume_offsets()
+        starts = self._assign(consumer, consumer.partitions())
         log.info("archiving generation %d from offsets %s", self.generation, starts)
         try:
             while not stop.is_set():
-                batches = consumer.poll(timeout_ms=200)
-                for partition, records in batches.items():
-                    self._buffer(partition, records)
+                self._poll(consumer, timeout_ms=200)
+                new = consumer.new_partitions()
+                if new:
+                    log.info("partitions added to the topic: %s", self._assign(consumer, new))
                 if self._flush_due():
                     self.flush()
         except BrokerError:
@@ -77,11 +78,47 @@ class Archiver:
         deadline = time.monotonic() + DRAIN_SECONDS
         quiet_polls = 0
         while quiet_polls < 3 and time.monotonic() < deadline:
-            batches = consumer.poll(timeout_ms=100)
+            read = self._poll(consumer, timeout_ms=100)
             at_end = consumer.at_end()
-            for partition, records in batches.items():
-                self._buffer(partition, records)
-            quiet_polls = quiet_polls + 1 if not batches and at_end else 0
+            quiet_polls = quiet_polls + 1 if not read and at_end else 0
+
+    def _assign(self, consumer: TopicConsumer, partitions: list[int]) -> dict[int, int]:
+        """Assign partitions from what the files hold (0 for a partition never archived)."""
+        starts = {p: self.written.get(p, 0) for p in partitions}
+        self.written.update(starts)
+        consumer.assign(starts)
+        return starts
+
+    def _poll(self, consumer: TopicConsumer, timeout_ms: int) -> int:
+        """Buffer what one poll returns; return how many records."""
+        try:
+            batches = consumer.poll(timeout_ms=timeout_ms)
+        except OffsetsOutOfRange as exc:
+            self._past_retention(consumer, exc)
+            return 0
+        for partition, records in batches.items():
+            self._buffer(partition, records)
+        return sum(len(records) for records in batches.values())
+
+    def _past_retention(self, consumer: TopicConsumer, exc: OffsetsOutOfRange) -> None:
+        """Retention deleted offsets before they were archived: an error, and a gap in the
+        files (no file claims them), never a silent skip. Archiving goes on at the log start."""
+        log_starts = consumer.beginning_offsets(exc.positions)
+        beyond = {p: o for p, o in exc.positions.items() if o >= log_starts[p]}
+        if beyond:
+            raise BrokerError(f"positions {beyond} are beyond the log's end") from exc
+        self.flush()  # the files so far end where reading stopped
+        for partition, position in exc.positions.items():
+            log.error(
+                "partition %d offsets %d-%d: deleted by retention before they were archived "
+                "(the archiver is behind retention); they are lost",
+                partition,
+                position,
+                log_starts[partition] - 1,
+            )
+            self.lost[partition] = self.lost.get(partition, 0) + log_starts[partition] - position
+            self.written[partition] = log_starts[partition]
+            consumer.seek(partition, log_starts[partition])
 
     def _buffer(self, partition: int, records: list[Any]) -> None:
         buffer = self.buffers.get(partition)
