@@ -89,6 +89,9 @@ class SpeedPointer:
     events: int
     written_at: str
     views: tuple[str, ...] = field(default=())
+    # per partition of `generation`: offsets before `offsets` that no layer could read
+    # (deleted by retention before they were archived); counted in the lag
+    missing: dict[int, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +102,7 @@ class SpeedPointer:
             "events": self.events,
             "written_at": self.written_at,
             "views": list(self.views),
+            "missing": {str(p): n for p, n in self.missing.items()},
         }
 
     @classmethod
@@ -111,6 +115,7 @@ class SpeedPointer:
             events=int(raw["events"]),
             written_at=raw["written_at"],
             views=tuple(raw.get("views", ())),
+            missing={int(p): int(n) for p, n in raw.get("missing", {}).items()},
         )
 
 

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from common.errors import EventError
 from common.events import RESERVED_TYPE_PREFIX, Event, decode_event
-from common.lake import Lake, publish
+from common.lake import Lake, MasterFile, publish
 
 SCHEMA = pa.schema(
     [
@@ -114,6 +114,21 @@ def is_event(record_type: str | None, rejected: str | None) -> bool:
         and record_type is not None
         and not record_type.startswith(RESERVED_TYPE_PREFIX)
     )
+
+
+def archived_from(lake: Lake, generation: int, partition: int, first: int) -> list[MasterFile]:
+    """The files of one partition holding ``first`` and the unbroken range of offsets after
+    it (empty when ``first`` is not archived)."""
+    chain: list[MasterFile] = []
+    expected = first
+    for f in lake.master_files(generation):
+        if f.partition != partition or f.last < expected:
+            continue
+        if f.first > expected:
+            break
+        chain.append(f)
+        expected = f.last + 1
+    return chain
 
 
 def read_events(path: Path, after: int = -1) -> Iterator[Event]:

@@ -12,13 +12,13 @@ import sys
 import threading
 import time
 
-from common.errors import EventError
+from common.errors import BrokerError, EventError
 from common.events import decode_event
-from common.kafka import TopicConsumer
+from common.kafka import OffsetsOutOfRange, TopicConsumer
 from common.lake import BatchVersion, Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
-from common.master import read_events
+from common.master import archived_from, read_events
 from common.views import Catalog, load_catalog
 from speed_layer.settings import SpeedSettings
 from speed_layer.snapshots import SnapshotWriter
@@ -64,6 +64,7 @@ class SpeedLayer:
         last_write = last_check = time.monotonic()
         while not stop.is_set():
             self._poll(consumer, self.state, timeout_ms=50)
+            self._add_new_partitions(consumer)
             now = time.monotonic()
             if now - last_check >= MANIFEST_CHECK_SECONDS:
                 last_check = now
@@ -78,7 +79,11 @@ class SpeedLayer:
         self._snapshot(consumer)  # what was read before the stop is served after it
 
     def _poll(self, consumer: TopicConsumer, state: SpeedState, timeout_ms: int) -> int:
-        batches = consumer.poll(timeout_ms=timeout_ms)
+        try:
+            batches = consumer.poll(timeout_ms=timeout_ms)
+        except OffsetsOutOfRange as exc:
+            self._past_retention(consumer, state, exc)
+            return 0
         count = 0
         for records in batches.values():
             for record in records:
@@ -113,8 +118,7 @@ class SpeedLayer:
         state = SpeedState(self.catalog)
         backlog = self._apply_backlog(state, manifest)
         starts = manifest.next_offsets(self.generation) if manifest else {}
-        for partition in consumer.assigned:
-            consumer.seek(partition, starts.get(partition, 0))
+        self._start(consumer, state, {p: starts.get(p, 0) for p in consumer.assigned})
         if not self._catch_up(consumer, state, target):
             return  # stopped: the old pair stays served
         self.state, self.base = state, manifest
@@ -129,6 +133,61 @@ class SpeedLayer:
             backlog,
             time.monotonic() - started,
         )
+
+    def _start(self, consumer: TopicConsumer, state: SpeedState, starts: dict[int, int]) -> None:
+        """Assign (or seek) partitions to the offsets ``state`` continues from; what the log
+        no longer holds is read from the archive, and Kafka continues where that ends."""
+        log_starts = consumer.beginning_offsets(starts)
+        consumer.assign(
+            {
+                p: self._read_archive(state, p, offset, log_starts[p])
+                if offset < log_starts[p]
+                else offset
+                for p, offset in starts.items()
+            }
+        )
+
+    def _read_archive(self, state: SpeedState, partition: int, first: int, log_start: int) -> int:
+        """Fold in the archived events of ``partition`` from ``first``, which the log no longer
+        holds; return where reading the log goes on. Offsets that neither the log nor the
+        archive holds (the archiver was behind retention) are an error, counted as missing."""
+        chain = archived_from(self.lake, self.generation, partition, first)
+        for f in chain:
+            for event in read_events(f.path, after=first - 1):
+                state.apply(event)
+        archived_end = chain[-1].last + 1 if chain else first
+        if archived_end >= log_start:
+            return archived_end
+        log.error(
+            "partition %d offsets %d-%d: deleted by retention before they were archived; "
+            "no layer has them, so the lag counts them until a batch or an operator settles it",
+            partition,
+            archived_end,
+            log_start - 1,
+        )
+        state.missing[partition] = state.missing.get(partition, 0) + log_start - archived_end
+        return log_start
+
+    def _past_retention(
+        self, consumer: TopicConsumer, state: SpeedState, exc: OffsetsOutOfRange
+    ) -> None:
+        """Positions retention deleted while this state was reading: go on from the archive."""
+        log_starts = consumer.beginning_offsets(exc.positions)
+        beyond = {p: o for p, o in exc.positions.items() if o >= log_starts[p]}
+        if beyond:
+            raise BrokerError(f"positions {beyond} are beyond the log's end") from exc
+        log.warning("retention deleted offsets not read yet: %s", exc.positions)
+        self._start(consumer, state, exc.positions)
+
+    def _add_new_partitions(self, consumer: TopicConsumer) -> None:
+        """Partitions added to the topic join at the base version's offsets (0 when new)."""
+        new = consumer.new_partitions()
+        if not new:
+            return
+        covered = self.base.next_offsets(self.generation) if self.base else {}
+        starts = {p: covered.get(p, 0) for p in new}
+        log.info("partitions added to the topic: reading them from %s", starts)
+        self._start(consumer, self.state, starts)
 
     def _catch_up(self, consumer: TopicConsumer, state: SpeedState, target: dict[int, int]) -> bool:
         """Read into ``state`` up to ``target``; False if asked to stop first.

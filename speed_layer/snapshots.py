@@ -55,6 +55,7 @@ class SnapshotWriter:
             events=state.events,
             written_at=utc_now_text(),
             views=tuple(state.views),
+            missing=dict(state.missing),
         )
         self.lake.publish_speed_pointer(pointer)
         self._collect_garbage()
