@@ -116,19 +116,11 @@ def is_event(record_type: str | None, rejected: str | None) -> bool:
     )
 
 
-def archived_from(lake: Lake, generation: int, partition: int, first: int) -> list[MasterFile]:
-    """The files of one partition holding ``first`` and the unbroken range of offsets after
-    it (empty when ``first`` is not archived)."""
-    chain: list[MasterFile] = []
-    expected = first
-    for f in lake.master_files(generation):
-        if f.partition != partition or f.last < expected:
-            continue
-        if f.first > expected:
-            break
-        chain.append(f)
-        expected = f.last + 1
-    return chain
+def archived_after(lake: Lake, generation: int, partition: int, first: int) -> list[MasterFile]:
+    """The files of one partition holding offsets from ``first`` on, by offset."""
+    return [
+        f for f in lake.master_files(generation) if f.partition == partition and f.last >= first
+    ]
 
 
 def read_events(path: Path, after: int = -1) -> Iterator[Event]:

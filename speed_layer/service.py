@@ -18,7 +18,7 @@ from common.kafka import OffsetsOutOfRange, TopicConsumer
 from common.lake import BatchVersion, Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
-from common.master import archived_from, read_events
+from common.master import archived_after, read_events
 from common.views import Catalog, load_catalog
 from speed_layer.settings import SpeedSettings
 from speed_layer.snapshots import SnapshotWriter
@@ -148,25 +148,35 @@ class SpeedLayer:
         )
 
     def _read_archive(self, state: SpeedState, partition: int, first: int, log_start: int) -> int:
-        """Fold in the archived events of ``partition`` from ``first``, which the log no longer
-        holds; return where reading the log goes on. Offsets that neither the log nor the
-        archive holds (the archiver was behind retention) are an error, counted as missing."""
-        chain = archived_from(self.lake, self.generation, partition, first)
-        for f in chain:
-            for event in read_events(f.path, after=first - 1):
+        """Fold in the archived events of ``partition`` from ``first`` up to the log start,
+        which the log no longer holds; return where reading the log goes on. Offsets that
+        neither the log nor the archive holds (the archiver was behind retention) are an
+        error, counted as missing."""
+        position = first
+        for f in archived_after(self.lake, self.generation, partition, first):
+            if position >= log_start or f.first > log_start:
+                break  # the log holds the rest
+            if f.first > position:
+                self._lost(state, partition, position, f.first)
+            for event in read_events(f.path, after=position - 1):
                 state.apply(event)
-        archived_end = chain[-1].last + 1 if chain else first
-        if archived_end >= log_start:
-            return archived_end
+            position = f.last + 1
+        if position < log_start:
+            self._lost(state, partition, position, log_start)
+            position = log_start
+        return position
+
+    @staticmethod
+    def _lost(state: SpeedState, partition: int, first: int, end: int) -> None:
+        """Offsets ``first`` to ``end`` - 1 are in neither the log nor the archive."""
         log.error(
             "partition %d offsets %d-%d: deleted by retention before they were archived; "
-            "no layer has them, so the lag counts them until a batch or an operator settles it",
+            "no layer has them: answers lack them and the lag counts them",
             partition,
-            archived_end,
-            log_start - 1,
+            first,
+            end - 1,
         )
-        state.missing[partition] = state.missing.get(partition, 0) + log_start - archived_end
-        return log_start
+        state.missing[partition] = state.missing.get(partition, 0) + end - first
 
     def _past_retention(
         self, consumer: TopicConsumer, state: SpeedState, exc: OffsetsOutOfRange

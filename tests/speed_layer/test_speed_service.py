@@ -122,13 +122,15 @@ def test_retention_while_running_reads_the_deleted_range_from_the_archive(lake):
 
 def test_an_archiver_behind_retention_is_an_error_counted_in_the_lag(lake, caplog):
     log = topic(p0=10)
-    log.delete_before(0, 6)
+    log.delete_before(0, 8)
     archive(lake, 0, 0, 3)  # offsets 4 and 5: neither the log nor the archive has them
+    archive(lake, 0, 6, 7)  # what the archiver read after the log start passed it
 
     with caplog.at_level(logging.ERROR, logger="speed"):
         layer = run_speed_layer(lake, log)
 
-    assert layer.state.events == 8  # 0..3 from the archive, 6..9 from the log
+    assert layer.state.events == 8  # 0..3 and 6..7 from the archive, 8..9 from the log
+    assert lake.read_speed_pointer().missing == {0: 2}
     assert any(r.levelno == logging.ERROR and "4-5" in r.getMessage() for r in caplog.records), (
         caplog.text
     )
