@@ -103,10 +103,7 @@ class Archiver:
     def _past_retention(self, consumer: TopicConsumer, exc: OffsetsOutOfRange) -> None:
         """Retention deleted offsets before they were archived: an error, and a gap in the
         files (no file claims them), never a silent skip. Archiving goes on at the log start."""
-        log_starts = consumer.beginning_offsets(exc.positions)
-        beyond = {p: o for p, o in exc.positions.items() if o >= log_starts[p]}
-        if beyond:
-            raise BrokerError(f"positions {beyond} are beyond the log's end") from exc
+        log_starts = consumer.log_starts_past(exc)
         self.flush()  # the files so far end where reading stopped
         for partition, position in exc.positions.items():
             log.error(

@@ -297,6 +297,15 @@ class TopicConsumer:
             found = self._consumer.beginning_offsets(self._tps(partitions))
         return {tp.partition: offset for tp, offset in found.items()}
 
+    def log_starts_past(self, exc: OffsetsOutOfRange) -> dict[int, int]:
+        """The log start of each partition ``exc`` names, when retention deleted its position;
+        BrokerError when a position is beyond the log end instead (another topic)."""
+        starts = self.beginning_offsets(exc.positions)
+        beyond = {p: o for p, o in exc.positions.items() if o >= starts[p]}
+        if beyond:
+            raise BrokerError(f"positions {beyond} are beyond the log's end") from exc
+        return starts
+
     def end_offsets(self, partitions: Iterable[int] | None = None) -> dict[int, int]:
         """ListOffsets' log end (see EndOffsets for brokers that answer it differently)."""
         with broker_errors("cannot list the log end offsets"):

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from common.errors import BrokerError, EventError
+from common.errors import EventError
 from common.events import decode_event
 from common.kafka import OffsetsOutOfRange, TopicConsumer
 from common.lake import BatchVersion, Lake
@@ -182,10 +182,7 @@ class SpeedLayer:
         self, consumer: TopicConsumer, state: SpeedState, exc: OffsetsOutOfRange
     ) -> None:
         """Positions retention deleted while this state was reading: go on from the archive."""
-        log_starts = consumer.beginning_offsets(exc.positions)
-        beyond = {p: o for p, o in exc.positions.items() if o >= log_starts[p]}
-        if beyond:
-            raise BrokerError(f"positions {beyond} are beyond the log's end") from exc
+        consumer.log_starts_past(exc)
         log.warning("retention deleted offsets not read yet: %s", exc.positions)
         self._start(consumer, state, exc.positions)
 

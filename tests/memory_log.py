@@ -47,9 +47,9 @@ class MemoryLog:
 class MemoryConsumer:
     """A consumer without a group over a MemoryLog; ``fail_at_poll`` makes that poll (1-based)
     raise a broker error, as a lost connection does; ``on_poll`` is called with each poll's
-    number before it reads (to change the log while a loop runs). A position the log no longer
-    holds is reset to the log start (``auto_offset_reset='earliest'``, kafka-python's silent
-    skip) or raises OffsetOutOfRangeError (``'none'``)."""
+    number before it reads (to change the log while a loop runs). A position the log does not
+    hold (deleted, or beyond its end) is reset to the log start (``auto_offset_reset=
+    'earliest'``, kafka-python's silent skip) or raises OffsetOutOfRangeError (``'none'``)."""
 
     def __init__(
         self,
@@ -108,7 +108,7 @@ class MemoryConsumer:
 
     def _check_ranges(self) -> None:
         for tp, position in self.positions.items():
-            if position >= self.log.start(tp.partition):
+            if self.log.start(tp.partition) <= position <= self.log.end(tp.partition):
                 continue
             if self.auto_offset_reset == "none":
                 raise OffsetOutOfRangeError({tp: position})

@@ -33,6 +33,7 @@ def test_a_position_retention_deleted_raises_naming_it():
     with pytest.raises(OffsetsOutOfRange) as raised:
         consumer.poll(timeout_ms=0)
     assert raised.value.positions == {0: 1}
+    assert consumer.log_starts_past(raised.value) == {0: 3}
     assert consumer.beginning_offsets() == {0: 3}
     assert consumer.end_offsets() == {0: 5}
 
@@ -53,3 +54,12 @@ def test_partitions_added_to_the_topic_are_listed_as_new():
     log.append(1, b"x")
     assert consumer.new_partitions() == [1]
     assert consumer.at_end() is False
+
+
+def test_a_position_beyond_the_log_end_is_no_retention_gap():
+    consumer = TopicConsumer(MemoryConsumer(topic_log(p0=2), auto_offset_reset="none"), "events")
+    consumer.assign({0: 5})
+    with pytest.raises(OffsetsOutOfRange) as raised:
+        consumer.poll(timeout_ms=0)
+    with pytest.raises(BrokerError, match="beyond the log's end"):
+        consumer.log_starts_past(raised.value)
