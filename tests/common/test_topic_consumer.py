@@ -1,10 +1,15 @@
 """The consumer wrapper over the in-memory log: partitions by number, errors as BrokerError,
 no silent reset of a position the log no longer holds."""
 
+from collections import defaultdict
+from types import SimpleNamespace
+
 import pytest
 
+from common import kafka as common_kafka
 from common.errors import BrokerError
 from common.kafka import OffsetsOutOfRange, TopicConsumer
+from common.settings import CommonSettings
 from tests.memory_log import MemoryConsumer, MemoryLog
 
 
@@ -63,3 +68,16 @@ def test_a_position_beyond_the_log_end_is_no_retention_gap():
         consumer.poll(timeout_ms=0)
     with pytest.raises(BrokerError, match="beyond the log's end"):
         consumer.log_starts_past(raised.value)
+
+
+def test_the_end_offsets_the_lag_probe_reads_follow_partitions_added(monkeypatch):
+    log = topic_log(p0=2)
+    memory = MemoryConsumer(log)
+    # what EndOffsets touches of kafka-python's subscription state: per partition, highwater
+    memory._subscription = SimpleNamespace(assignment=defaultdict(SimpleNamespace))
+    monkeypatch.setattr(common_kafka, "make_consumer", lambda settings, **config: memory)
+    monkeypatch.setattr(common_kafka, "PARTITION_REFRESH_SECONDS", 0)
+    ends = common_kafka.EndOffsets(CommonSettings())
+    assert ends.read() == {0: 2}
+    log.append(1, b"x")
+    assert ends.read() == {0: 2, 1: 1}
