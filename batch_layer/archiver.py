@@ -9,13 +9,11 @@ import logging
 import sys
 import threading
 import time
-
-from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
+from typing import Any
 
 from batch_layer.settings import BatchSettings
 from common.errors import BrokerError
-from common.kafka import broker_errors, make_consumer, topic_partitions
+from common.kafka import OffsetsOutOfRange, TopicConsumer
 from common.lake import Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
@@ -38,6 +36,8 @@ class Archiver:
         self.oldest_buffered = 0.0
         self.archived = 0
         self.written: dict[int, int] = {}
+        # per partition, offsets retention deleted before they were read: lost to every layer
+        self.lost: dict[int, int] = {}
 
     def resume_offsets(self) -> dict[int, int]:
         """Per partition, the offset after the last archived one."""
@@ -48,63 +48,82 @@ class Archiver:
             removed = remove_partial_files(self.lake, self.generation)
             if removed:
                 log.info("removed %d partial files left by an earlier run", removed)
-            consumer = make_consumer(self.settings, max_poll_records=50_000)
+            consumer = TopicConsumer.connect(self.settings, max_poll_records=50_000)
             try:
                 self._consume(consumer, stop)
             finally:
                 consumer.close()
 
-    def _consume(self, consumer: KafkaConsumer, stop: threading.Event) -> None:
-        partitions = topic_partitions(consumer, self.settings.topic)
-        resume = self.resume_offsets()
-        self.written = dict(resume)
-        with broker_errors("cannot assign partitions"):
-            consumer.assign(partitions)
-            for tp in partitions:
-                consumer.seek(tp, resume.get(tp.partition, 0))
-        log.info(
-            "archiving generation %d from offsets %s",
-            self.generation,
-            {tp.partition: resume.get(tp.partition, 0) for tp in partitions},
-        )
+    def _consume(self, consumer: TopicConsumer, stop: threading.Event) -> None:
+        self.written = self.resume_offsets()
+        starts = self._assign(consumer, consumer.partitions())
+        log.info("archiving generation %d from offsets %s", self.generation, starts)
         try:
             while not stop.is_set():
-                with broker_errors("cannot fetch records"):
-                    batches = consumer.poll(timeout_ms=200)
-                for tp, records in batches.items():
-                    self._buffer(tp, records)
+                self._poll(consumer, timeout_ms=200)
+                new = consumer.new_partitions()
+                if new:
+                    log.info("partitions added to the topic: %s", self._assign(consumer, new))
                 if self._flush_due():
                     self.flush()
         except BrokerError:
             self.flush()  # what was read is archived before the error stops the service
             raise
-        self._drain(consumer, partitions)
+        self._drain(consumer)
         self.flush()
         log.info("stopped after archiving %d records", self.archived)
 
-    def _drain(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
+    def _drain(self, consumer: TopicConsumer) -> None:
         """Before stopping, read to the log end: ingest stops first, so this is everything."""
         deadline = time.monotonic() + DRAIN_SECONDS
         quiet_polls = 0
         while quiet_polls < 3 and time.monotonic() < deadline:
-            with broker_errors("cannot fetch records"):
-                batches = consumer.poll(timeout_ms=100)
-                at_end = all(
-                    consumer.highwater(tp) is not None
-                    and consumer.position(tp) >= consumer.highwater(tp)
-                    for tp in partitions
-                )
-            for tp, records in batches.items():
-                self._buffer(tp, records)
-            quiet_polls = quiet_polls + 1 if not batches and at_end else 0
+            read = self._poll(consumer, timeout_ms=100)
+            at_end = consumer.at_end()
+            quiet_polls = quiet_polls + 1 if not read and at_end else 0
 
-    def _buffer(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
-        buffer = self.buffers.get(tp.partition)
+    def _assign(self, consumer: TopicConsumer, partitions: list[int]) -> dict[int, int]:
+        """Assign partitions from what the files hold (0 for a partition never archived)."""
+        starts = {p: self.written.get(p, 0) for p in partitions}
+        self.written.update(starts)
+        consumer.assign(starts)
+        return starts
+
+    def _poll(self, consumer: TopicConsumer, timeout_ms: int) -> int:
+        """Buffer what one poll returns; return how many records."""
+        try:
+            batches = consumer.poll(timeout_ms=timeout_ms)
+        except OffsetsOutOfRange as exc:
+            self._past_retention(consumer, exc)
+            return 0
+        for partition, records in batches.items():
+            self._buffer(partition, records)
+        return sum(len(records) for records in batches.values())
+
+    def _past_retention(self, consumer: TopicConsumer, exc: OffsetsOutOfRange) -> None:
+        """Retention deleted offsets before they were archived: an error, and a gap in the
+        files (no file claims them), never a silent skip. Archiving goes on at the log start."""
+        log_starts = consumer.log_starts_past(exc)
+        self.flush()  # the files so far end where reading stopped
+        for partition, position in exc.positions.items():
+            log.error(
+                "partition %d offsets %d-%d: deleted by retention before they were archived "
+                "(the archiver is behind retention); they are lost",
+                partition,
+                position,
+                log_starts[partition] - 1,
+            )
+            self.lost[partition] = self.lost.get(partition, 0) + log_starts[partition] - position
+            self.written[partition] = log_starts[partition]
+            consumer.seek(partition, log_starts[partition])
+
+    def _buffer(self, partition: int, records: list[Any]) -> None:
+        buffer = self.buffers.get(partition)
         if buffer is None:
             # The file starts at the position the previous file ended at, so a range of
             # offsets without records (transaction markers) still chains without a gap.
-            first = self.written.get(tp.partition, records[0].offset)
-            buffer = self.buffers[tp.partition] = PartitionBuffer(first)
+            first = self.written.get(partition, records[0].offset)
+            buffer = self.buffers[partition] = PartitionBuffer(first)
         if not self.buffered:
             self.oldest_buffered = time.monotonic()
         for record in records:

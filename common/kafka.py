@@ -4,18 +4,21 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, OffsetOutOfRangeError, TopicAlreadyExistsError
 
 from common.errors import BrokerError
 from common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
+
+PARTITION_REFRESH_SECONDS = 3.0
+"""How often consumers re-read the topic's partition list (partitions added while running)."""
 
 
 @contextmanager
@@ -75,6 +78,8 @@ def make_consumer(settings: CommonSettings, **overrides: Any) -> KafkaConsumer:
         "max_partition_fetch_bytes": 4 * 1024 * 1024,
         "request_timeout_ms": 10_000,
         "reconnect_backoff_max_ms": 1_000,
+        # the partition list is metadata: refreshed this often, partitions added show up
+        "metadata_max_age_ms": int(PARTITION_REFRESH_SECONDS * 1000),
     }
     config.update(overrides)
     with broker_errors(f"cannot connect a consumer to {settings.kafka_bootstrap}"):
@@ -124,6 +129,29 @@ def topic_partitions(
         time.sleep(0.1)
 
 
+class Every:
+    """Due once per ``seconds`` (the first time ``seconds`` after creation)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._last = time.monotonic()
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last < self.seconds:
+            return False
+        self._last = now
+        return True
+
+
+def unknown_partitions(consumer: Any, topic: str, known: Iterable[int]) -> list[int]:
+    """Partitions of ``topic`` in the consumer's metadata (refreshed every
+    ``metadata_max_age_ms``) that are not in ``known``: added while running."""
+    with broker_errors(f"cannot read metadata of {topic}"):
+        listed = consumer.partitions_for_topic(topic) or set()
+    return sorted(set(listed) - set(known))
+
+
 class EndOffsets:
     """True log-end offsets, read by following the topic's tail.
 
@@ -136,12 +164,29 @@ class EndOffsets:
         # fetch_max_wait_ms=0 makes Tansu answer fetches with nothing at all; 1 ms works.
         self._consumer = make_consumer(settings, fetch_max_wait_ms=1)
         self._lock = threading.Lock()
-        self._partitions = topic_partitions(self._consumer, settings.topic)
+        self._topic = settings.topic
+        self._partitions: list[TopicPartition] = []
+        self._follow(topic_partitions(self._consumer, settings.topic))
+        self._partition_check = Every(PARTITION_REFRESH_SECONDS)
+
+    def _follow(self, added: list[TopicPartition]) -> None:
+        """Add partitions, each from just before its listed end."""
         with broker_errors("cannot list offsets"):
-            self._consumer.assign(self._partitions)
-            listed = self._consumer.end_offsets(self._partitions)
-        for tp in self._partitions:
-            self._consumer.seek(tp, max(listed[tp] - 1, 0))
+            self._consumer.assign([*self._partitions, *added])
+            listed = self._consumer.end_offsets(added)
+            for tp in added:
+                self._consumer.seek(tp, max(listed[tp] - 1, 0))
+        self._partitions = [*self._partitions, *added]
+
+    def _follow_new_partitions(self) -> None:
+        """Partitions added to the topic while running are followed too."""
+        if not self._partition_check.due():
+            return
+        new = unknown_partitions(
+            self._consumer, self._topic, [tp.partition for tp in self._partitions]
+        )
+        if new:
+            self._follow([TopicPartition(self._topic, p) for p in new])
 
     @property
     def partitions(self) -> list[int]:
@@ -151,6 +196,7 @@ class EndOffsets:
         """Per partition, the offset the next produced record will get."""
         deadline = time.monotonic() + timeout_s
         with self._lock, broker_errors("cannot read the end offsets"):
+            self._follow_new_partitions()
             # kafka-python pipelines fetches: a response to a fetch sent before this call may
             # be waiting in its buffer with an old high watermark. The first round drains it;
             # the second can only end on a response to a fetch sent during this call.
@@ -178,3 +224,113 @@ class EndOffsets:
     def close(self) -> None:
         with self._lock:
             self._consumer.close()
+
+
+class OffsetsOutOfRange(BrokerError):
+    """Positions the log does not hold (retention deleted them, or beyond its end), by
+    partition. Raised instead of kafka-python's silent reset, so callers decide."""
+
+    def __init__(self, positions: dict[int, int]) -> None:
+        super().__init__(f"positions out of the log's range: {positions}")
+        self.positions = positions
+
+
+class TopicConsumer:
+    """A group-less consumer of one topic, by partition number; kafka-python's errors leave it
+    as BrokerError. It never resets a position on its own (``auto_offset_reset='none'``): a
+    position the log no longer holds raises OffsetsOutOfRange from ``poll``."""
+
+    def __init__(self, consumer: Any, topic: str) -> None:
+        self._consumer = consumer
+        self.topic = topic
+        self._assigned: dict[int, TopicPartition] = {}
+        self.partition_check = Every(PARTITION_REFRESH_SECONDS)
+
+    @classmethod
+    def connect(cls, settings: CommonSettings, **overrides: Any) -> "TopicConsumer":
+        consumer = make_consumer(settings, **{"auto_offset_reset": "none", **overrides})
+        return cls(consumer, settings.topic)
+
+    @property
+    def assigned(self) -> list[int]:
+        return sorted(self._assigned)
+
+    def partitions(self, timeout_s: float = 30.0) -> list[int]:
+        """The topic's partitions, waiting for the broker to know the topic."""
+        return [tp.partition for tp in topic_partitions(self._consumer, self.topic, timeout_s)]
+
+    def new_partitions(self) -> list[int]:
+        """Partitions of the topic not assigned yet, looked up every ``partition_check``."""
+        if not self.partition_check.due():
+            return []
+        return unknown_partitions(self._consumer, self.topic, self._assigned)
+
+    def assign(self, starts: Mapping[int, int]) -> None:
+        """Add partitions to the assignment, each at its start offset; others keep theirs."""
+        added = {p: TopicPartition(self.topic, p) for p in starts if p not in self._assigned}
+        with broker_errors("cannot assign partitions"):
+            self._consumer.assign([*self._assigned.values(), *added.values()])
+        self._assigned.update(added)
+        for partition, offset in starts.items():
+            self.seek(partition, offset)
+
+    def seek(self, partition: int, offset: int) -> None:
+        with broker_errors(f"cannot seek partition {partition}"):
+            self._consumer.seek(self._assigned[partition], offset)
+
+    def poll(self, timeout_ms: int, max_records: int | None = None) -> dict[int, list[Any]]:
+        """Records by partition; OffsetsOutOfRange for positions the log does not hold."""
+        with broker_errors("cannot fetch records"):
+            try:
+                batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+            except OffsetOutOfRangeError as exc:
+                raise OffsetsOutOfRange(_out_of_range(exc)) from exc
+        return {tp.partition: records for tp, records in batches.items()}
+
+    def positions(self) -> dict[int, int]:
+        with broker_errors("cannot read positions"):
+            return {p: self._consumer.position(tp) for p, tp in self._assigned.items()}
+
+    def beginning_offsets(self, partitions: Iterable[int] | None = None) -> dict[int, int]:
+        """The first offset each partition's log still holds (retention moves it)."""
+        with broker_errors("cannot list the log start offsets"):
+            found = self._consumer.beginning_offsets(self._tps(partitions))
+        return {tp.partition: offset for tp, offset in found.items()}
+
+    def log_starts_past(self, exc: OffsetsOutOfRange) -> dict[int, int]:
+        """The log start of each partition ``exc`` names, when retention deleted its position;
+        BrokerError when a position is beyond the log end instead (another topic)."""
+        starts = self.beginning_offsets(exc.positions)
+        beyond = {p: o for p, o in exc.positions.items() if o >= starts[p]}
+        if beyond:
+            raise BrokerError(f"positions {beyond} are beyond the log's end") from exc
+        return starts
+
+    def end_offsets(self, partitions: Iterable[int] | None = None) -> dict[int, int]:
+        """ListOffsets' log end (see EndOffsets for brokers that answer it differently)."""
+        with broker_errors("cannot list the log end offsets"):
+            found = self._consumer.end_offsets(self._tps(partitions))
+        return {tp.partition: offset for tp, offset in found.items()}
+
+    def at_end(self) -> bool:
+        """Whether every assigned partition's position has reached the last fetch's end."""
+        with broker_errors("cannot read positions"):
+            for tp in self._assigned.values():
+                highwater = self._consumer.highwater(tp)
+                if highwater is None or self._consumer.position(tp) < highwater:
+                    return False
+        return True
+
+    def close(self) -> None:
+        with broker_errors("cannot close the consumer"):
+            self._consumer.close()
+
+    def _tps(self, partitions: Iterable[int] | None) -> list[TopicPartition]:
+        chosen = self._assigned if partitions is None else partitions
+        return [TopicPartition(self.topic, p) for p in chosen]
+
+
+def _out_of_range(exc: OffsetOutOfRangeError) -> dict[int, int]:
+    """The partitions and positions kafka-python's OffsetOutOfRangeError names."""
+    named = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    return {tp.partition: int(offset) for tp, offset in named.items()}

@@ -97,6 +97,9 @@ class SpeedPointer:
     fingerprints: dict[str, str] = field(default_factory=dict)
     """Per view, the fingerprint of the definition its state was built under; empty for a
     pointer written before they were recorded, which matches no definition."""
+    # per partition of `generation`: offsets before `offsets` that no layer could read
+    # (deleted by retention before they were archived); counted in the lag
+    missing: dict[int, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +111,7 @@ class SpeedPointer:
             "written_at": self.written_at,
             "views": list(self.views),
             "fingerprints": dict(self.fingerprints),
+            "missing": {str(p): n for p, n in self.missing.items()},
         }
 
     @classmethod
@@ -121,6 +125,7 @@ class SpeedPointer:
             written_at=raw["written_at"],
             views=tuple(raw.get("views", ())),
             fingerprints=_fingerprints_from_json(raw),
+            missing={int(p): int(n) for p, n in raw.get("missing", {}).items()},
         )
 
 

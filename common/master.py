@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from common.errors import EventError
 from common.events import RESERVED_TYPE_PREFIX, Event, decode_event
-from common.lake import Lake, publish
+from common.lake import Lake, MasterFile, publish
 
 SCHEMA = pa.schema(
     [
@@ -114,6 +114,13 @@ def is_event(record_type: str | None, rejected: str | None) -> bool:
         and record_type is not None
         and not record_type.startswith(RESERVED_TYPE_PREFIX)
     )
+
+
+def archived_after(lake: Lake, generation: int, partition: int, first: int) -> list[MasterFile]:
+    """The files of one partition holding offsets from ``first`` on, by offset."""
+    return [
+        f for f in lake.master_files(generation) if f.partition == partition and f.last >= first
+    ]
 
 
 def read_events(path: Path, after: int = -1) -> Iterator[Event]:

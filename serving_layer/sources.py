@@ -75,6 +75,13 @@ class Served:
             if self.speed is None or f.generation >= self.speed.generation
         )
 
+    def unread(self) -> int:
+        """Offsets the speed view is past that nobody read: retention deleted them before
+        the archiver got them. The answer lacks them, so the lag never reaches 0."""
+        if self.speed is None or self.speed.generation != self.generation:
+            return 0
+        return sum(self.speed.missing.values())
+
     def speed_offsets(self) -> dict[int, int]:
         """Per partition of the current generation, the first offset the speed view lacks."""
         if self.speed is not None and self.speed.generation == self.generation:
@@ -124,7 +131,7 @@ class LagProbe:
         """Events on the topic (or archived from an earlier run) the served pair lacks."""
         reflected = served.speed_offsets()
         on_topic = sum(max(0, end - reflected.get(p, 0)) for p, end in ends.items())
-        return on_topic + served.unreflected_archive()
+        return on_topic + served.unreflected_archive() + served.unread()
 
     def close(self) -> None:
         with self._lock:

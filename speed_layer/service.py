@@ -12,15 +12,13 @@ import sys
 import threading
 import time
 
-from kafka import KafkaConsumer, TopicPartition
-
 from common.errors import EventError
 from common.events import decode_event
-from common.kafka import broker_errors, make_consumer, topic_partitions
+from common.kafka import OffsetsOutOfRange, TopicConsumer
 from common.lake import BatchVersion, Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
-from common.master import read_events
+from common.master import archived_after, read_events
 from common.views import Catalog, load_catalog
 from speed_layer.settings import SpeedSettings
 from speed_layer.snapshots import SnapshotWriter
@@ -43,7 +41,6 @@ class SpeedLayer:
         self.writer = SnapshotWriter(lake, settings.speed_keep_snapshots)
         self.state = SpeedState(catalog)
         self.base: BatchVersion | None = None
-        self.partitions: list[TopicPartition] = []
         self.written_offsets: dict[int, int] | None = None
         self.stop = threading.Event()
         # False while the consumer's positions do not match self.state (before the first
@@ -53,22 +50,21 @@ class SpeedLayer:
     def run(self, stop: threading.Event) -> None:
         self.stop = stop
         with exclusive(self.lake.speed / ".lock", "speed layer"):
-            consumer = make_consumer(self.settings, max_poll_records=20_000)
+            consumer = TopicConsumer.connect(self.settings, max_poll_records=20_000)
             try:
                 self._run(consumer, stop)
             finally:
                 consumer.close()
 
-    def _run(self, consumer: KafkaConsumer, stop: threading.Event) -> None:
-        self.partitions = topic_partitions(consumer, self.settings.topic)
-        with broker_errors("cannot assign partitions"):
-            consumer.assign(self.partitions)
+    def _run(self, consumer: TopicConsumer, stop: threading.Event) -> None:
+        consumer.assign(dict.fromkeys(consumer.partitions(), 0))
         previous = self.lake.read_speed_pointer()
         served = previous.offsets if previous and previous.generation == self.generation else {}
         self._rebuild(consumer, self.lake.read_manifest(), served)
         last_write = last_check = time.monotonic()
         while not stop.is_set():
             self._poll(consumer, self.state, timeout_ms=50)
+            self._add_new_partitions(consumer)
             now = time.monotonic()
             if now - last_check >= MANIFEST_CHECK_SECONDS:
                 last_check = now
@@ -76,15 +72,18 @@ class SpeedLayer:
                 if manifest is not None and (
                     self.base is None or manifest.version != self.base.version
                 ):
-                    self._rebuild(consumer, manifest, self._positions(consumer))
+                    self._rebuild(consumer, manifest, consumer.positions())
             if now - last_write >= self.settings.speed_snapshot_seconds:
                 last_write = now
                 self._snapshot(consumer)
         self._snapshot(consumer)  # what was read before the stop is served after it
 
-    def _poll(self, consumer: KafkaConsumer, state: SpeedState, timeout_ms: int) -> int:
-        with broker_errors("cannot fetch records"):
+    def _poll(self, consumer: TopicConsumer, state: SpeedState, timeout_ms: int) -> int:
+        try:
             batches = consumer.poll(timeout_ms=timeout_ms)
+        except OffsetsOutOfRange as exc:
+            self._past_retention(consumer, state, exc)
+            return 0
         count = 0
         for records in batches.values():
             for record in records:
@@ -100,14 +99,10 @@ class SpeedLayer:
                 count += 1
         return count
 
-    def _positions(self, consumer: KafkaConsumer) -> dict[int, int]:
-        with broker_errors("cannot read positions"):
-            return {tp.partition: consumer.position(tp) for tp in self.partitions}
-
-    def _snapshot(self, consumer: KafkaConsumer, force: bool = False) -> None:
+    def _snapshot(self, consumer: TopicConsumer, force: bool = False) -> None:
         if not self.consistent:
             return
-        offsets = self._positions(consumer)
+        offsets = consumer.positions()
         changed = any(v.changed for v in self.state.views.values())
         if force or changed or offsets != self.written_offsets:
             base = self.base.version if self.base else None
@@ -115,7 +110,7 @@ class SpeedLayer:
             self.written_offsets = offsets
 
     def _rebuild(
-        self, consumer: KafkaConsumer, manifest: BatchVersion | None, target: dict[int, int]
+        self, consumer: TopicConsumer, manifest: BatchVersion | None, target: dict[int, int]
     ) -> None:
         """Build the state for ``manifest`` from its offsets up to at least ``target``."""
         started = time.monotonic()
@@ -123,9 +118,7 @@ class SpeedLayer:
         state = SpeedState(self.catalog)
         backlog = self._apply_backlog(state, manifest)
         starts = manifest.next_offsets(self.generation) if manifest else {}
-        with broker_errors("cannot seek"):
-            for tp in self.partitions:
-                consumer.seek(tp, starts.get(tp.partition, 0))
+        self._start(consumer, state, {p: starts.get(p, 0) for p in consumer.assigned})
         if not self._catch_up(consumer, state, target):
             return  # stopped: the old pair stays served
         self.state, self.base = state, manifest
@@ -141,7 +134,69 @@ class SpeedLayer:
             time.monotonic() - started,
         )
 
-    def _catch_up(self, consumer: KafkaConsumer, state: SpeedState, target: dict[int, int]) -> bool:
+    def _start(self, consumer: TopicConsumer, state: SpeedState, starts: dict[int, int]) -> None:
+        """Assign (or seek) partitions to the offsets ``state`` continues from; what the log
+        no longer holds is read from the archive, and Kafka continues where that ends."""
+        log_starts = consumer.beginning_offsets(starts)
+        consumer.assign(
+            {
+                p: self._read_archive(state, p, offset, log_starts[p])
+                if offset < log_starts[p]
+                else offset
+                for p, offset in starts.items()
+            }
+        )
+
+    def _read_archive(self, state: SpeedState, partition: int, first: int, log_start: int) -> int:
+        """Fold in the archived events of ``partition`` from ``first`` up to the log start,
+        which the log no longer holds; return where reading the log goes on. Offsets that
+        neither the log nor the archive holds (the archiver was behind retention) are an
+        error, counted as missing."""
+        position = first
+        for f in archived_after(self.lake, self.generation, partition, first):
+            if position >= log_start or f.first > log_start:
+                break  # the log holds the rest
+            if f.first > position:
+                self._lost(state, partition, position, f.first)
+            for event in read_events(f.path, after=position - 1):
+                state.apply(event)
+            position = f.last + 1
+        if position < log_start:
+            self._lost(state, partition, position, log_start)
+            position = log_start
+        return position
+
+    @staticmethod
+    def _lost(state: SpeedState, partition: int, first: int, end: int) -> None:
+        """Offsets ``first`` to ``end`` - 1 are in neither the log nor the archive."""
+        log.error(
+            "partition %d offsets %d-%d: deleted by retention before they were archived; "
+            "no layer has them: answers lack them and the lag counts them",
+            partition,
+            first,
+            end - 1,
+        )
+        state.missing[partition] = state.missing.get(partition, 0) + end - first
+
+    def _past_retention(
+        self, consumer: TopicConsumer, state: SpeedState, exc: OffsetsOutOfRange
+    ) -> None:
+        """Positions retention deleted while this state was reading: go on from the archive."""
+        consumer.log_starts_past(exc)
+        log.warning("retention deleted offsets not read yet: %s", exc.positions)
+        self._start(consumer, state, exc.positions)
+
+    def _add_new_partitions(self, consumer: TopicConsumer) -> None:
+        """Partitions added to the topic join at the base version's offsets (0 when new)."""
+        new = consumer.new_partitions()
+        if not new:
+            return
+        covered = self.base.next_offsets(self.generation) if self.base else {}
+        starts = {p: covered.get(p, 0) for p in new}
+        log.info("partitions added to the topic: reading them from %s", starts)
+        self._start(consumer, self.state, starts)
+
+    def _catch_up(self, consumer: TopicConsumer, state: SpeedState, target: dict[int, int]) -> bool:
         """Read into ``state`` up to ``target``; False if asked to stop first.
 
         A new state is never published short of what was served, so a stalled broker stalls
@@ -149,7 +204,7 @@ class SpeedLayer:
         """
         last_progress = time.monotonic()
         while not self.stop.is_set():
-            positions = self._positions(consumer)
+            positions = consumer.positions()
             if all(positions.get(p, 0) >= offset for p, offset in target.items()):
                 return True
             if self._poll(consumer, state, timeout_ms=100):

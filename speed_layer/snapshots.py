@@ -56,6 +56,7 @@ class SnapshotWriter:
             written_at=utc_now_text(),
             views=tuple(state.views),
             fingerprints=dict(state.fingerprints),
+            missing=dict(state.missing),
         )
         self.lake.publish_speed_pointer(pointer)
         self._collect_garbage()

@@ -15,6 +15,9 @@ class SpeedState:
         for state in self.views.values():
             self._by_type.setdefault(state.view.event_type, []).append(state)
         self._seen: set[str] = set()
+        # Per partition, offsets after the base version that neither the log (retention
+        # deleted them) nor the archive holds: never read, so always counted as lag.
+        self.missing: dict[int, int] = {}
 
     @property
     def events(self) -> int:

@@ -1,5 +1,6 @@
 """The archiver over an in-memory log: what it read is archived even when the broker fails."""
 
+import logging
 import threading
 
 import pytest
@@ -8,17 +9,10 @@ from batch_layer.archiver import Archiver
 from batch_layer.settings import BatchSettings
 from common.errors import BrokerError
 from common.events import Event
+from common.kafka import TopicConsumer
 from common.lake import Lake
 from common.master import read_events, rejected_records
 from tests.memory_log import MemoryConsumer, MemoryLog
-
-
-@pytest.fixture
-def lake(tmp_path) -> Lake:
-    lake = Lake(tmp_path)
-    lake.ensure()
-    lake.start_generation()
-    return lake
 
 
 def archived_offsets(lake: Lake) -> list[int]:
@@ -33,7 +27,7 @@ def test_records_read_before_a_broker_error_are_archived(lake):
     archiver = Archiver(settings, lake)
     consumer = MemoryConsumer(log, batch=3, fail_at_poll=3)  # two polls of 3, then an error
     with pytest.raises(BrokerError, match="connection lost"):
-        archiver._consume(consumer, threading.Event())
+        archiver._consume(TopicConsumer(consumer, "events"), threading.Event())
     assert archived_offsets(lake) == list(range(6))
     assert lake.archived_ends(1) == {0: 6}  # a restart resumes after them
 
@@ -50,7 +44,47 @@ def test_foreign_records_are_archived_as_rejected_and_consumption_goes_on(lake):
     archiver = Archiver(settings, lake)
     consumer = MemoryConsumer(log, batch=10, fail_at_poll=2)
     with pytest.raises(BrokerError):
-        archiver._consume(consumer, stop)
+        archiver._consume(TopicConsumer(consumer, "events"), stop)
     [master_file] = lake.master_files()
     assert [e.id for e in read_events(master_file.path)] == ["a", "b"]
     assert [r.offset for r in rejected_records(master_file.path)] == [1, 2, 3]
+
+
+def test_an_archiver_behind_retention_says_so_and_claims_no_offsets_it_did_not_read(lake, caplog):
+    log = MemoryLog("events")
+    for i in range(10):
+        log.append(0, Event(f"e{i}", "purchase", 1_000 + i, {}).encode())
+    settings = BatchSettings(data_dir=lake.root, archive_flush_seconds=60)
+    write_first = MemoryConsumer(log, batch=4, fail_at_poll=2)  # archives 0..3, then fails
+    with pytest.raises(BrokerError):
+        Archiver(settings, lake)._consume(TopicConsumer(write_first, "events"), threading.Event())
+    log.delete_before(0, 6)  # retention deletes 4 and 5 before the archiver is back
+    restarted = MemoryConsumer(log, batch=4, fail_at_poll=4, auto_offset_reset="none")
+    with caplog.at_level(logging.ERROR, logger="archiver"), pytest.raises(BrokerError):
+        Archiver(settings, lake)._consume(TopicConsumer(restarted, "events"), threading.Event())
+    assert [(f.first, f.last) for f in lake.master_files()] == [(0, 3), (6, 9)]
+    assert any(r.levelno == logging.ERROR and "4-5" in r.getMessage() for r in caplog.records), (
+        caplog.text
+    )
+
+
+def test_a_partition_added_while_running_is_archived_from_offset_0(lake):
+    log = MemoryLog("events")
+    for i in range(3):
+        log.append(0, Event(f"a{i}", "purchase", 1, {}).encode())
+    stop = threading.Event()
+
+    def add_partition(number: int) -> None:
+        if number == 2:
+            log.append(1, Event("b0", "purchase", 1, {}).encode())
+            log.append(1, Event("b1", "purchase", 1, {}).encode())
+        if number == 6:
+            stop.set()
+
+    consumer = TopicConsumer(MemoryConsumer(log, on_poll=add_partition), "events")
+    consumer.partition_check.seconds = 0
+    Archiver(BatchSettings(data_dir=lake.root, archive_flush_seconds=60), lake)._consume(
+        consumer, stop
+    )
+    assert lake.archived_ends(1) == {0: 3, 1: 2}
+    assert [(f.partition, f.first, f.last) for f in lake.master_files()] == [(0, 0, 2), (1, 0, 1)]
