@@ -7,7 +7,7 @@ import time
 from batch_layer.settings import BatchSettings
 from common.errors import BrokerError
 from common.kafka import EndOffsets, bootstrap_reachable
-from common.lake import Lake, contiguous_coverage
+from common.lake import Lake, contiguous_coverage, next_after
 
 log = logging.getLogger("batch")
 
@@ -32,8 +32,8 @@ def wait_for_archive(settings: BatchSettings, lake: Lake, timeout_s: float) -> b
     deadline = time.monotonic() + timeout_s
     while True:
         _, offsets = contiguous_coverage(lake.master_files(generation))
-        covered = offsets.get(generation, {})
-        behind = {p: end for p, end in ends.items() if end > 0 and covered.get(p, -1) < end - 1}
+        archived = next_after(offsets.get(generation, {}))
+        behind = {p: end for p, end in ends.items() if archived.get(p, 0) < end}
         if not behind:
             return True
         if time.monotonic() > deadline:

@@ -149,7 +149,7 @@ class Archiver:
                     buffer.last,
                     buffer.rejected,
                 )
-            self.written[partition] = buffer.last + 1
+            self.written[partition] = buffer.end
             self.archived += len(buffer.rows)
         if self.buffered:
             log.debug("archived %d records", self.buffered)

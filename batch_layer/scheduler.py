@@ -35,7 +35,7 @@ def run_once() -> bool:
 def uncovered_earlier_generations(lake: Lake) -> bool:
     """Whether archived events of an earlier topic generation are in no batch version yet."""
     manifest = lake.read_manifest()
-    return bool(lake.backlog(lake.read_generation(), manifest.offsets if manifest else {}))
+    return bool(lake.backlog(lake.read_generation(), manifest.covered() if manifest else {}))
 
 
 def views_to_recompute(lake: Lake, catalog: Catalog) -> list[str]:

@@ -26,8 +26,18 @@ from common.errors import LakeError
 MASTER_FILE_RE = re.compile(r"^(\d{20})-(\d{20})\.parquet$")
 VERSION_WIDTH = 6
 
+# Two conventions for offsets, each with its own name, and one place that converts:
 Offsets = dict[int, dict[int, int]]
-"""Per generation, per partition: the last offset covered (inclusive)."""
+"""``LastCovered``: per generation, per partition, the last offset covered (inclusive). Only
+what a batch version records (``version.json``) and ``contiguous_coverage`` returns."""
+NextOffsets = dict[int, int]
+"""Per partition, the first offset not covered (the next to read): consumer positions, log
+ends, archived ends, speed snapshots. Everything but a batch version's record uses this."""
+
+
+def next_after(covered: dict[int, int]) -> NextOffsets:
+    """Per partition, the next offset after the last covered one: the one conversion."""
+    return {p: last + 1 for p, last in covered.items()}
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,11 @@ class MasterFile:
     first: int
     last: int
     path: Path
+
+    @property
+    def end(self) -> int:
+        """The offset after the file: the next one to read (``NextOffsets``' convention)."""
+        return self.last + 1
 
 
 @dataclass(frozen=True)
@@ -78,9 +93,13 @@ class BatchVersion:
             fingerprints=_fingerprints_from_json(raw),
         )
 
-    def next_offsets(self, generation: int) -> dict[int, int]:
+    def covered(self) -> dict[int, NextOffsets]:
+        """Per generation, the next offset this version does not cover."""
+        return {g: next_after(parts) for g, parts in self.offsets.items()}
+
+    def next_offsets(self, generation: int) -> NextOffsets:
         """Per partition of ``generation``, the first offset this version does not cover."""
-        return {p: last + 1 for p, last in self.offsets.get(generation, {}).items()}
+        return next_after(self.offsets.get(generation, {}))
 
 
 @dataclass(frozen=True)
@@ -198,17 +217,19 @@ class Lake:
         """Per partition of ``generation``, the offset after the last archived one."""
         ends: dict[int, int] = {}
         for f in self.master_files(generation):
-            ends[f.partition] = max(ends.get(f.partition, 0), f.last + 1)
+            ends[f.partition] = max(ends.get(f.partition, 0), f.end)
         return ends
 
-    def backlog(self, generation: int, covered: Offsets) -> list[tuple[MasterFile, int]]:
-        """Files of generations before ``generation`` holding offsets beyond ``covered``,
-        each with the last offset of its partition that ``covered`` includes (-1 for none)."""
+    def backlog(
+        self, generation: int, covered: dict[int, NextOffsets]
+    ) -> list[tuple[MasterFile, int]]:
+        """Files of generations before ``generation`` holding offsets that ``covered`` (per
+        generation, the next offset not covered) does not, each with the first such offset."""
         found = []
         for f in self.master_files():
-            last_covered = covered.get(f.generation, {}).get(f.partition, -1)
-            if f.generation < generation and f.last > last_covered:
-                found.append((f, last_covered))
+            start = covered.get(f.generation, {}).get(f.partition, 0)
+            if f.generation < generation and f.end > start:
+                found.append((f, max(start, f.first)))
         return found
 
     # -- batch versions --------------------------------------------------------------
@@ -283,7 +304,7 @@ def contiguous_coverage(files: Iterable[MasterFile]) -> tuple[list[MasterFile], 
         if expected.get(key) == -1:
             continue
         chosen.append(f)
-        expected[key] = f.last + 1
+        expected[key] = f.end
         offsets.setdefault(f.generation, {})[f.partition] = f.last
     return chosen, offsets
 

@@ -73,6 +73,11 @@ class PartitionBuffer:
     def last(self) -> int:
         return self.rows[-1][4]
 
+    @property
+    def end(self) -> int:
+        """The offset after the buffer: where the next file starts."""
+        return self.last + 1
+
 
 def write_master_file(lake: Lake, generation: int, partition: int, buffer: PartitionBuffer) -> Path:
     """Write one buffer as an immutable file named by its offset range; publish by rename."""
@@ -118,16 +123,14 @@ def is_event(record_type: str | None, rejected: str | None) -> bool:
 
 def archived_after(lake: Lake, generation: int, partition: int, first: int) -> list[MasterFile]:
     """The files of one partition holding offsets from ``first`` on, by offset."""
-    return [
-        f for f in lake.master_files(generation) if f.partition == partition and f.last >= first
-    ]
+    return [f for f in lake.master_files(generation) if f.partition == partition and f.end > first]
 
 
-def read_events(path: Path, after: int = -1) -> Iterator[Event]:
-    """The events of one file whose offset is above ``after``, in offset order."""
+def read_events(path: Path, start: int = 0) -> Iterator[Event]:
+    """The events of one file from offset ``start`` on, in offset order."""
     table = _read(path, [*EVENT_COLUMNS, "offset", "rejected"])
     for row in table.to_pylist():
-        if row["offset"] > after and is_event(row["type"], row["rejected"]):
+        if row["offset"] >= start and is_event(row["type"], row["rejected"]):
             yield Event(row["id"], row["type"], row["ts"], orjson.loads(row["props"]))
 
 

@@ -61,16 +61,14 @@ class Served:
         """
         if self.speed is not None and self.speed.generation == self.generation:
             return 0
-        covered = {
-            g: dict(parts) for g, parts in (self.batch.offsets if self.batch else {}).items()
-        }
+        covered = self.batch.covered() if self.batch else {}
         if self.speed is not None:
             in_speed = covered.setdefault(self.speed.generation, {})
             for partition, next_offset in self.speed.offsets.items():
-                in_speed[partition] = max(in_speed.get(partition, -1), next_offset - 1)
+                in_speed[partition] = max(in_speed.get(partition, 0), next_offset)
         return sum(
-            max(0, f.last - max(f.first - 1, last_covered))
-            for f, last_covered in self.lake.backlog(self.generation, covered)
+            f.end - start
+            for f, start in self.lake.backlog(self.generation, covered)
             # a snapshot's own rebuild folded in the generations before its own
             if self.speed is None or f.generation >= self.speed.generation
         )

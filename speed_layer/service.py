@@ -158,9 +158,9 @@ class SpeedLayer:
                 break  # the log holds the rest
             if f.first > position:
                 self._lost(state, partition, position, f.first)
-            for event in read_events(f.path, after=position - 1):
+            for event in read_events(f.path, start=position):
                 state.apply(event)
-            position = f.last + 1
+            position = f.end
         if position < log_start:
             self._lost(state, partition, position, log_start)
             position = log_start
@@ -217,10 +217,8 @@ class SpeedLayer:
     def _apply_backlog(self, state: SpeedState, manifest: BatchVersion | None) -> int:
         """Fold in archived events of earlier topic generations that no batch covers."""
         applied = 0
-        for f, last_covered in self.lake.backlog(
-            self.generation, manifest.offsets if manifest else {}
-        ):
-            for event in read_events(f.path, after=last_covered):
+        for f, start in self.lake.backlog(self.generation, manifest.covered() if manifest else {}):
+            for event in read_events(f.path, start=start):
                 applied += state.apply(event)
         return applied
 

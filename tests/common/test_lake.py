@@ -262,3 +262,17 @@ def test_fingerprints_round_trip_and_files_written_before_them_have_none():
         assert kind.from_json(raw) == written
         del raw["fingerprints"]
         assert kind.from_json(raw).fingerprints == {}
+
+
+def test_backlog_and_ends_use_next_offsets(tmp_path):
+    lake = Lake(tmp_path)
+    for g, p, first, last in [(1, 0, 0, 4), (1, 0, 5, 9), (1, 1, 0, 2), (2, 0, 0, 3)]:
+        path = lake.master_path(g, p, first, last)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    assert lake.archived_ends(1) == {0: 10, 1: 3}
+    # covered up to (not including) offset 7 of partition 0; nothing of partition 1
+    backlog = lake.backlog(2, {1: {0: 7}})
+    assert [(f.partition, f.first, start) for f, start in backlog] == [(0, 5, 7), (1, 0, 0)]
+    assert sum(f.end - start for f, start in backlog) == 3 + 3
+    assert lake.backlog(2, {1: {0: 10, 1: 3}}) == []

@@ -66,7 +66,7 @@ def test_files_of_the_old_format_read_their_invalid_rows_as_rejected(tmp_path):
     path = tmp_path / "old.parquet"
     pq.write_table(old, path)
     assert [(e.id, e.props) for e in read_events(path)] == [("a", {"amount": 1})]
-    assert [e.id for e in read_events(path, after=1)] == []
+    assert [e.id for e in read_events(path, start=2)] == []
     assert rejected_records(path) == [Rejected(1, 2, 0, "not an event")]
 
 
