@@ -4,7 +4,9 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
+import uvicorn
 from prometheus_client import start_http_server
 from pydantic import ValidationError
 
@@ -42,3 +44,13 @@ def run_service(service: str, body: Callable[[], None]) -> int:
         log.error("%s cannot run: %s", service, exc)
         return 2
     return 0
+
+
+def run_http_service(service: str, build: Callable[[], tuple[Any, str, int]]) -> int:
+    """Run an HTTP service: ``build`` reads the settings and returns the app, host and port."""
+
+    def body() -> None:
+        app, host, port = build()
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+
+    return run_service(service, body)

@@ -4,10 +4,9 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import uvicorn
 from fastapi import FastAPI
 
-from common.lifecycle import run_service
+from common.lifecycle import run_http_service
 from common.views import Catalog, load_catalog
 from ingest.publisher import Publisher
 from ingest.routes import events, health
@@ -38,15 +37,14 @@ def create_app(settings: IngestSettings | None = None, catalog: Catalog | None =
     return app
 
 
-def serve() -> None:
-    """Serve on LAMBDA_INGEST_PORT until stopped."""
-    settings = IngestSettings()
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port, log_level="warning")
-
-
 def main() -> int:
-    return run_service("ingest", serve)
+    """Serve on LAMBDA_INGEST_PORT until stopped."""
+
+    def build() -> tuple[FastAPI, str, int]:
+        settings = IngestSettings()
+        return create_app(settings), settings.ingest_host, settings.ingest_port
+
+    return run_http_service("ingest", build)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import duckdb
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from common.errors import LakeError
 from common.lake import Lake
-from common.lifecycle import run_service
+from common.lifecycle import run_http_service
 from common.views import Catalog, load_catalog
 from serving_layer.batch_cache import BatchCache
 from serving_layer.rejected import RejectedIndex
@@ -64,15 +63,14 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
     return app
 
 
-def serve() -> None:
-    """Serve on LAMBDA_SERVING_PORT until stopped."""
-    settings = ServingSettings()
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.serving_host, port=settings.serving_port, log_level="warning")
-
-
 def main() -> int:
-    return run_service("serving", serve)
+    """Serve on LAMBDA_SERVING_PORT until stopped."""
+
+    def build() -> tuple[FastAPI, str, int]:
+        settings = ServingSettings()
+        return create_app(settings), settings.serving_host, settings.serving_port
+
+    return run_http_service("serving", build)
 
 
 if __name__ == "__main__":
