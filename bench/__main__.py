@@ -17,7 +17,7 @@ from bench.freshness import event_to_visible
 from bench.queries import DAY_MS, seed_day, time_queries
 from bench.stats import summary_ms
 from runner.client import wait_caught_up
-from runner.launcher import ROOT, launched
+from tests.launcher import ROOT, launched
 
 RATE = 5_000
 SECONDS = 20

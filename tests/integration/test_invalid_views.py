@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from runner.launcher import ROOT
+from tests.launcher import ROOT
 
 pytestmark = pytest.mark.integration
 
