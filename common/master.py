@@ -10,6 +10,7 @@ bytes, and the event columns are null. Both layers skip rejected records, so the
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -126,12 +127,19 @@ def archived_after(lake: Lake, generation: int, partition: int, first: int) -> l
     return [f for f in lake.master_files(generation) if f.partition == partition and f.end > first]
 
 
+def props_of(raw: str) -> dict[str, Any]:
+    """An archived event's properties. Files written before records were checked as strictly
+    as ingest checks events may hold any JSON there: a non-object reads as no properties."""
+    props = orjson.loads(raw)
+    return props if isinstance(props, dict) else {}
+
+
 def read_events(path: Path, start: int = 0) -> Iterator[Event]:
     """The events of one file from offset ``start`` on, in offset order."""
     table = _read(path, [*EVENT_COLUMNS, "offset", "rejected"])
     for row in table.to_pylist():
         if row["offset"] >= start and is_event(row["type"], row["rejected"]):
-            yield Event(row["id"], row["type"], row["ts"], orjson.loads(row["props"]))
+            yield Event(row["id"], row["type"], row["ts"], props_of(row["props"]))
 
 
 def rejected_records(path: Path) -> list[Rejected]:

@@ -14,8 +14,9 @@ Scalar = str | int | float | bool | None
 
 
 def text_of(value: Scalar) -> str | None:
-    """The text Spark's get_json_object gives for a JSON scalar (None for null)."""
-    if value is None:
+    """The text of a JSON scalar (None for null, and for the nested values that files archived
+    before records were checked strictly may hold)."""
+    if value is None or isinstance(value, dict | list):
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -60,6 +61,8 @@ def number_of(value: Scalar) -> float | None:
         return None
     if isinstance(value, int | float):
         number = float(value)
+    elif not isinstance(value, str):
+        return None
     else:
         text = value.strip(" \t\n\r")
         if not NUMBER_TEXT_RE.fullmatch(text):

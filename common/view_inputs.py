@@ -6,9 +6,9 @@ master dataset (``mapInArrow`` in ``batch_layer/spark_views.py``)."""
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
+from common.master import props_of
 from common.metrics import BUCKET_COLUMN, KINDS
 from common.timeutil import bucket_of
 from common.values import number_of, text_of
@@ -31,7 +31,8 @@ def metric_input(metric: Metric, props: dict[str, Any]) -> float | str | None:
 
 
 def input_column(metric: Metric) -> str:
-    return f"_in_{metric.name}"
+    """``<metric>__in``: names with ``__`` are the platform's, so no dimension can clash."""
+    return f"{metric.name}__in"
 
 
 def fed_metrics(view: View) -> list[Metric]:
@@ -62,7 +63,7 @@ def input_batches(view: View, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.
         for ts, raw in zip(
             batch.column("ts").to_pylist(), batch.column("props").to_pylist(), strict=True
         ):
-            props = orjson.loads(raw)
+            props = props_of(raw)
             rows.append((*group_key(view, ts, props), *(metric_input(m, props) for m in metrics)))
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
         yield pa.RecordBatch.from_arrays(

@@ -66,6 +66,26 @@ def view_operation(template: dict[str, Any], view: View, max_rows: int) -> dict[
     return operation
 
 
+MAX_LISTED_DIMENSIONS = 4
+"""Up to this many dimensions, every order of every subset is listed (65 values at most);
+beyond, a pattern (the count of orders grows factorially: 9.8 million for 10)."""
+
+
+def _group_by_schema(dimensions: list[str]) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "string",
+        "description": "comma-separated dimensions (default: all; empty for none)",
+    }
+    if len(dimensions) <= MAX_LISTED_DIMENSIONS:
+        schema["enum"] = [
+            ",".join(p) for n in range(len(dimensions) + 1) for p in permutations(dimensions, n)
+        ]
+    else:
+        one = "|".join(dimensions)
+        schema["pattern"] = f"^(({one})(,({one}))*)?$"
+    return schema
+
+
 def view_parameters(view: View, max_rows: int) -> dict[str, dict[str, Any]]:
     """JSON Schema of each query parameter of one view."""
     own = GRANULARITY_MS[view.granularity]
@@ -78,13 +98,7 @@ def view_parameters(view: View, max_rows: int) -> dict[str, dict[str, Any]]:
             "enum": [g for g in GRANULARITIES if GRANULARITY_MS[g] >= own],
             "description": "the view's own or coarser (buckets roll up)",
         },
-        "group_by": {
-            "type": "string",
-            "enum": [
-                ",".join(p) for n in range(len(dimensions) + 1) for p in permutations(dimensions, n)
-            ],
-            "description": "comma-separated dimensions (default: all; empty for none)",
-        },
+        "group_by": _group_by_schema(dimensions),
         "source": {"type": "string", "enum": list(SOURCES), "description": "the layer answering"},
         "limit": {"type": "integer", "minimum": 1, "maximum": max_rows, "description": "rows"},
     }

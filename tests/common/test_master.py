@@ -14,6 +14,9 @@ from common.master import (
     remove_partial_files,
     write_master_file,
 )
+from common.views import parse_catalog
+from speed_layer.speed_state import SpeedState
+from tests.shop_views import purchase_view
 
 
 def test_a_buffer_becomes_one_file_named_by_its_range(tmp_path):
@@ -84,3 +87,29 @@ def test_files_chain_into_coverage_and_partial_files_are_removed(tmp_path):
     files, offsets = contiguous_coverage(lake.master_files())
     assert len(files) == 2
     assert offsets == {1: {0: 9}}
+
+
+def test_archived_props_that_ingest_would_refuse_read_without_crashing(tmp_path):
+    """Files written before records were checked strictly may hold nested or non-object
+    properties: both layers read them with the same functions, as nulls or no properties."""
+    old = pa.table(
+        {
+            "id": ["a", "b"],
+            "type": ["purchase", "purchase"],
+            "ts": [1, 2],
+            "props": ['{"country": {"x": 1}, "amount": [1]}', '"not an object"'],
+            "generation": pa.array([1, 1], pa.int32()),
+            "partition": pa.array([0, 0], pa.int32()),
+            "offset": [0, 1],
+        }
+    )
+    path = tmp_path / "old.parquet"
+    pq.write_table(old, path)
+    events = list(read_events(path))
+    assert [e.props for e in events] == [{"country": {"x": 1}, "amount": [1]}, {}]
+    view = purchase_view("v", "hour", ["country"])
+    state = SpeedState(parse_catalog({"views": [view]}))
+    for event in events:
+        state.apply(event)
+    [row] = state.views["v"].to_table().to_pylist()
+    assert row["country"] is None and row["orders__count"] == 2 and row["revenue__n"] == 0

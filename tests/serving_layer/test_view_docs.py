@@ -67,3 +67,13 @@ def test_the_document_has_a_path_per_view_and_a_template_for_other_names():
     assert name["schema"]["not"]["enum"] == ["sales", "hourly"]
     assert set(template["responses"]) == {"404", "422"}
     assert {"200", "422", "503"} <= set(paths["/views/sales"]["get"]["responses"])
+
+
+def test_group_by_of_many_dimensions_is_a_pattern_not_every_order():
+    dims = [f"d{i}" for i in range(12)]
+    view = purchase_view("wide", "hour", dims)
+    schema = view_parameters(parse_catalog({"views": [view]}).views[0], MAX_ROWS)["group_by"]
+    assert "enum" not in schema
+    assert re.fullmatch(schema["pattern"], "d3,d0,d11")
+    assert re.fullmatch(schema["pattern"], "")
+    assert not re.fullmatch(schema["pattern"], "d3,bucket")
