@@ -54,20 +54,29 @@ def test_records_that_are_not_events_are_kept_as_rejected(tmp_path):
     assert [(r.offset, r.partition) for r in rejected_records(path)] == [(0, 0), (2, 0), (3, 0)]
 
 
-def test_files_of_the_old_format_read_their_invalid_rows_as_rejected(tmp_path):
+def old_format_file(tmp_path, ids, types, props, partition=0):
+    """A master file as the archiver wrote them before rejected records had columns."""
+    count = len(ids)
     old = pa.table(
         {
-            "id": ["_invalid:0", "a"],
-            "type": ["_invalid", "purchase"],
-            "ts": [0, 7],
-            "props": ["garbage", '{"amount":1}'],
-            "generation": pa.array([1, 1], pa.int32()),
-            "partition": pa.array([2, 2], pa.int32()),
-            "offset": [0, 1],
+            "id": ids,
+            "type": types,
+            "ts": list(range(count)),
+            "props": props,
+            "generation": pa.array([1] * count, pa.int32()),
+            "partition": pa.array([partition] * count, pa.int32()),
+            "offset": list(range(count)),
         }
     )
     path = tmp_path / "old.parquet"
     pq.write_table(old, path)
+    return path
+
+
+def test_files_of_the_old_format_read_their_invalid_rows_as_rejected(tmp_path):
+    path = old_format_file(
+        tmp_path, ["_invalid:0", "a"], ["_invalid", "purchase"], ["garbage", '{"amount":1}'], 2
+    )
     assert [(e.id, e.props) for e in read_events(path)] == [("a", {"amount": 1})]
     assert [e.id for e in read_events(path, start=2)] == []
     assert rejected_records(path) == [Rejected(1, 2, 0, "not an event")]
@@ -92,19 +101,12 @@ def test_files_chain_into_coverage_and_partial_files_are_removed(tmp_path):
 def test_archived_props_that_ingest_would_refuse_read_without_crashing(tmp_path):
     """Files written before records were checked strictly may hold nested or non-object
     properties: both layers read them with the same functions, as nulls or no properties."""
-    old = pa.table(
-        {
-            "id": ["a", "b"],
-            "type": ["purchase", "purchase"],
-            "ts": [1, 2],
-            "props": ['{"country": {"x": 1}, "amount": [1]}', '"not an object"'],
-            "generation": pa.array([1, 1], pa.int32()),
-            "partition": pa.array([0, 0], pa.int32()),
-            "offset": [0, 1],
-        }
+    path = old_format_file(
+        tmp_path,
+        ["a", "b"],
+        ["purchase", "purchase"],
+        ['{"country": {"x": 1}, "amount": [1]}', '"not an object"'],
     )
-    path = tmp_path / "old.parquet"
-    pq.write_table(old, path)
     events = list(read_events(path))
     assert [e.props for e in events] == [{"country": {"x": 1}, "amount": [1]}, {}]
     view = purchase_view("v", "hour", ["country"])
