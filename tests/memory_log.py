@@ -46,10 +46,11 @@ class MemoryLog:
 
 class MemoryConsumer:
     """A consumer without a group over a MemoryLog; ``fail_at_poll`` makes that poll (1-based)
-    raise a broker error, as a lost connection does; ``on_poll`` is called with each poll's
-    number before it reads (to change the log while a loop runs). A position the log does not
-    hold (deleted, or beyond its end) is reset to the log start (``auto_offset_reset=
-    'earliest'``, kafka-python's silent skip) or raises OffsetOutOfRangeError (``'none'``)."""
+        raise a broker error, as a lost connection does; ``stale_metadata`` hides partitions from
+    the first metadata reads, as right after partitions were added; ``on_poll`` is called with each poll's
+        number before it reads (to change the log while a loop runs). A position the log does not
+        hold (deleted, or beyond its end) is reset to the log start (``auto_offset_reset=
+        'earliest'``, kafka-python's silent skip) or raises OffsetOutOfRangeError (``'none'``)."""
 
     def __init__(
         self,
@@ -58,6 +59,7 @@ class MemoryConsumer:
         fail_at_poll: int | None = None,
         auto_offset_reset: str = "earliest",
         on_poll: Callable[[int], None] | None = None,
+        stale_metadata: tuple[set[int], int] = (set(), 0),
     ) -> None:
         self.log = log
         self.batch = batch
@@ -66,9 +68,16 @@ class MemoryConsumer:
         self.on_poll = on_poll
         self.polls = 0
         self.positions: dict[TopicPartition, int] = {}
+        # (partitions, calls): the first ``calls`` metadata reads do not list those partitions
+        self.stale_metadata = stale_metadata
+        self.metadata_reads = 0
 
     def partitions_for_topic(self, topic: str) -> set[int] | None:
-        return set(self.log.partitions) if topic == self.log.topic else None
+        if topic != self.log.topic:
+            return None
+        self.metadata_reads += 1
+        hidden, calls = self.stale_metadata
+        return set(self.log.partitions) - (hidden if self.metadata_reads <= calls else set())
 
     def assign(self, partitions: list[TopicPartition]) -> None:
         """Replaces the assignment; partitions in both keep their positions (as kafka-python)."""

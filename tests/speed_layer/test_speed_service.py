@@ -150,3 +150,13 @@ def test_a_partition_added_while_running_is_folded_in_from_offset_0(lake):
     assert layer.state.events == 5
     assert lake.read_speed_pointer().offsets == {0: 3, 1: 2}
     assert LagProbe.lag(resolve(lake), {0: 3, 1: 2}) == 0
+
+
+def test_a_restart_catches_up_on_served_partitions_metadata_does_not_list(lake):
+    log = topic(p0=3, p1=2)
+    lake.publish_speed_pointer(SpeedPointer("000000000001", None, 1, {0: 3, 1: 2}, 5, "t"))
+
+    layer = run_speed_layer(lake, log, stale_metadata=({1}, 1000))
+
+    assert layer.state.events == 5
+    assert lake.read_speed_pointer().offsets == {0: 3, 1: 2}
