@@ -45,12 +45,14 @@ class MemoryLog:
 
 
 class MemoryConsumer:
-    """A consumer without a group over a MemoryLog; ``fail_at_poll`` makes that poll (1-based)
-        raise a broker error, as a lost connection does; ``stale_metadata`` hides partitions from
-    the first metadata reads, as right after partitions were added; ``on_poll`` is called with each poll's
-        number before it reads (to change the log while a loop runs). A position the log does not
-        hold (deleted, or beyond its end) is reset to the log start (``auto_offset_reset=
-        'earliest'``, kafka-python's silent skip) or raises OffsetOutOfRangeError (``'none'``)."""
+    """A consumer without a group over a MemoryLog.
+
+    ``fail_at_poll`` makes that poll (1-based) raise a broker error, as a lost connection does;
+    ``stale_metadata`` hides partitions from the first metadata reads, as right after
+    partitions were added; ``on_poll`` is called with each poll's number before it reads (to
+    change the log while a loop runs). A position the log does not hold (deleted, or beyond its
+    end) is reset to the log start (``auto_offset_reset='earliest'``, kafka-python's silent
+    skip) or raises OffsetOutOfRangeError (``'none'``)."""
 
     def __init__(
         self,
