@@ -8,6 +8,9 @@ from common.lake import MasterFile
 from common.master import Rejected, rejected_records
 
 RECENT = 10
+NEW_FILES_PER_CALL = 200
+"""Files read for the first time per call: a restarted serving layer facing a large archive
+answers /health at once and completes the count over the next calls."""
 
 
 class RejectedIndex:
@@ -18,10 +21,21 @@ class RejectedIndex:
         self._lock = threading.Lock()
 
     def summary(self, files: list[MasterFile]) -> dict[str, Any]:
-        """``{"count": n, "recent": [{"generation", "partition", "offset", "reason"}, ...]}``."""
+        """``{"count": n, "recent": [{"generation", "partition", "offset", "reason"}, ...],
+        "files_read": k, "files": n}``: the count covers the ``files_read`` files read so far
+        (newest first), all of them once ``files_read == files``."""
         found: list[Rejected] = []
-        for f in files:
-            found.extend(self._of(f))
+        budget = NEW_FILES_PER_CALL
+        read = 0
+        for f in sorted(files, key=lambda f: (f.generation, f.first), reverse=True):
+            cached = self._cached(f)
+            if cached is None:
+                if budget == 0:
+                    continue
+                budget -= 1
+                cached = self._read(f)
+            found.extend(cached)
+            read += 1
         recent = sorted(found, key=lambda r: (r.generation, r.offset))[-RECENT:]
         return {
             "count": len(found),
@@ -34,14 +48,16 @@ class RejectedIndex:
                 }
                 for r in recent
             ],
+            "files_read": read,
+            "files": len(files),
         }
 
-    def _of(self, f: MasterFile) -> list[Rejected]:
-        key = str(f.path)
+    def _cached(self, f: MasterFile) -> list[Rejected] | None:
         with self._lock:
-            cached = self._by_path.get(key)
-        if cached is None:
-            cached = rejected_records(f.path)
-            with self._lock:
-                self._by_path[key] = cached
-        return cached
+            return self._by_path.get(str(f.path))
+
+    def _read(self, f: MasterFile) -> list[Rejected]:
+        found = rejected_records(f.path)
+        with self._lock:
+            self._by_path[str(f.path)] = found
+        return found
