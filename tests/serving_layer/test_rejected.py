@@ -6,9 +6,7 @@ from serving_layer import rejected
 from serving_layer.rejected import RejectedIndex
 
 
-def test_rejected_records_are_counted_a_bounded_number_of_new_files_per_call(
-    tmp_path, monkeypatch
-):
+def test_rejected_records_are_counted_a_bounded_number_of_new_files_per_call(tmp_path, monkeypatch):
     monkeypatch.setattr(rejected, "NEW_FILES_PER_CALL", 2)
     lake = Lake(tmp_path)
     for first in range(0, 10, 2):
