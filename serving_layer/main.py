@@ -16,7 +16,7 @@ from common.lifecycle import run_http_service
 from common.views import Catalog, load_catalog
 from serving_layer.batch_cache import BatchCache
 from serving_layer.rejected import RejectedIndex
-from serving_layer.routes import health, views
+from serving_layer.routes import batch_runs, health, views
 from serving_layer.settings import ServingSettings
 from serving_layer.sources import LagProbe
 from serving_layer.state import ServingState
@@ -53,6 +53,7 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
     app = FastAPI(title="Lambda serving layer", lifespan=lifespan)
     app.include_router(views.router)
     app.include_router(health.router)
+    app.include_router(batch_runs.router)
     document_views(app, catalog, settings.serving_max_rows)
 
     @app.exception_handler(LakeError)
