@@ -61,8 +61,7 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
                 )
             events.unpersist()
         except (Py4JError, PySparkException) as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise BatchError(f"Spark failed: {reason}") from exc
+            raise BatchError(f"Spark failed: {spark_reason(exc)}") from exc
         finally:
             spark.stop()
         published = BatchVersion(
@@ -100,6 +99,18 @@ def run_recorded(
         raise
     runs.write(record.succeeded(version.version, version.events, version.duration_s))
     return version
+
+
+def spark_reason(exc: Exception) -> str:
+    """The first line of the Java exception behind a Py4J error (``java.io.IOException:
+    Mkdirs failed ...``), rather than py4j's ``An error occurred while calling o138.parquet``."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            return one_line(str(java.toString()))
+        except Py4JError:
+            pass
+    return one_line(str(exc) or type(exc).__name__)
 
 
 def one_line(text: str) -> str:
