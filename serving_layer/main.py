@@ -14,6 +14,7 @@ from common.errors import LakeError
 from common.lake import Lake
 from common.lifecycle import run_http_service
 from common.views import Catalog, load_catalog
+from serving_layer.allow import answer_405_with_every_method
 from serving_layer.batch_cache import BatchCache
 from serving_layer.rejected import RejectedIndex
 from serving_layer.routes import batch_runs, health, views
@@ -55,6 +56,7 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
     app.include_router(health.router)
     app.include_router(batch_runs.router)
     document_views(app, catalog, settings.serving_max_rows)
+    answer_405_with_every_method(app)
 
     @app.exception_handler(LakeError)
     async def lake_error(request: Request, exc: LakeError) -> JSONResponse:

@@ -44,3 +44,13 @@ def test_requests_queue_one_run_at_a_time_and_the_history_lists_them(tmp_path):
         paths = client.get("/openapi.json").json()["paths"]
         assert set(paths["/batch/runs"]["post"]["responses"]) >= {"202", "409"}
         assert "404" in paths["/batch/runs/{run_id}"]["get"]["responses"]
+
+
+def test_a_method_not_allowed_names_every_method_of_the_path(tmp_path):
+    settings = ServingSettings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:1")
+    with TestClient(create_app(settings, VIEWS)) as client:
+        refused = client.request("OPTIONS", "/batch/runs")
+        assert refused.status_code == 405
+        assert refused.headers["allow"] == "GET, POST"
+        assert client.put("/views").headers["allow"] == "GET"
+        assert client.get("/nowhere").status_code == 404
