@@ -16,7 +16,8 @@ from pyspark.errors import PySparkException
 from batch_layer.archive_barrier import wait_for_archive
 from batch_layer.settings import BatchSettings
 from batch_layer.spark_views import compute_view, deduplicate, read_master, spark_session
-from common.errors import LambdaError
+from common.batch_runs import RunRecord, RunStore
+from common.errors import LakeError, LambdaError
 from common.lake import (
     BatchVersion,
     Lake,
@@ -60,8 +61,7 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
                 )
             events.unpersist()
         except (Py4JError, PySparkException) as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise BatchError(f"Spark failed: {reason}") from exc
+            raise BatchError(f"Spark failed: {spark_reason(exc)}") from exc
         finally:
             spark.stop()
         published = BatchVersion(
@@ -84,14 +84,53 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
         return published
 
 
-def main() -> int:
-    """`make batch`: run one batch now; exit 1 with a one-line reason on failure."""
+def run_recorded(
+    settings: BatchSettings, lake: Lake, catalog: Catalog, record: RunRecord
+) -> BatchVersion:
+    """``run_batch``, ending the run's record: succeeded with its version, or failed with the
+    one-line reason (also for an unexpected exception, which goes on up)."""
+    runs = RunStore(lake)
+    started = time.monotonic()
+    try:
+        version = run_batch(settings, lake, catalog)
+    except BaseException as exc:
+        reason = str(exc) if isinstance(exc, LambdaError) else f"{type(exc).__name__}: {exc}"
+        runs.write(record.failed(one_line(reason), round(time.monotonic() - started, 3)))
+        raise
+    runs.write(record.succeeded(version.version, version.events, version.duration_s))
+    return version
+
+
+def spark_reason(exc: Exception) -> str:
+    """The first line of the Java exception behind a Py4J error (``java.io.IOException:
+    Mkdirs failed ...``), rather than py4j's ``An error occurred while calling o138.parquet``."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            return one_line(str(java.toString()))
+        except Py4JError:
+            pass
+    return one_line(str(exc) or type(exc).__name__)
+
+
+def one_line(text: str) -> str:
+    return (text.strip().splitlines() or ["no reason given"])[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make batch`: run one batch now; exit 1 with a one-line reason on failure.
+
+    ``--run-id ID`` ends the record of a run the scheduler started; without it the run records
+    itself with the trigger ``manual``."""
     setup_logging("batch")
+    args = sys.argv[1:] if argv is None else argv
     try:
         settings = BatchSettings()
         lake = Lake(settings.data_dir)
         lake.ensure()
-        version = run_batch(settings, lake, load_catalog(settings.views_file))
+        catalog = load_catalog(settings.views_file)
+        record = _record(RunStore(lake), args)
+        version = run_recorded(settings, lake, catalog, record)
     except LambdaError as exc:
         log.error("batch run failed: %s", exc)
         return 1
@@ -100,6 +139,16 @@ def main() -> int:
         f"{len(version.views)} views, {version.duration_s:.1f}s"
     )
     return 0
+
+
+def _record(runs: RunStore, args: list[str]) -> RunRecord:
+    """The record of the run the scheduler passed (``--run-id``), or a new manual one."""
+    if args[:1] != ["--run-id"]:
+        return runs.begin("manual", alone=False)
+    record = runs.get(args[1]) if len(args) > 1 else None
+    if record is None:
+        raise LakeError(f"no batch run record for {args[1:]}")
+    return record
 
 
 if __name__ == "__main__":

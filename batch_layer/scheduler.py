@@ -1,4 +1,6 @@
-"""Runs a batch every LAMBDA_BATCH_INTERVAL seconds, each in its own process (a fresh JVM)."""
+"""Starts batch runs, one at a time, each in its own process (a fresh JVM): every
+LAMBDA_BATCH_INTERVAL seconds, when LAMBDA_BATCH_MIN_EVENTS archived events are in no batch
+version, on a request (``POST /batch/runs``), and after a view changed."""
 
 import logging
 import subprocess
@@ -7,28 +9,46 @@ import threading
 import time
 
 from batch_layer.settings import BatchSettings
+from batch_layer.triggers import RETRY_SECONDS, Triggers
+from common.batch_runs import ACTIVE, RunBusy, RunRecord, RunStore, Trigger
+from common.errors import LakeError
 from common.lake import Lake
 from common.lifecycle import run_service, stop_event_on_signals
+from common.locks import exclusive
 from common.processes import die_with_parent
 from common.views import Catalog, load_catalog
 
 log = logging.getLogger("scheduler")
 
-RETRY_SECONDS = 30.0
+POLL_SECONDS = 0.5
 
 
-def run_once() -> bool:
-    """Run one batch in a child process; True on success."""
+def run_once(lake: Lake, trigger: Trigger, record: RunRecord | None = None) -> bool:
+    """Run one batch in a child process, recorded under ``trigger`` (or as ``record``, a
+    request already marked running); True on success. Nothing runs, and False is returned,
+    while another run is queued or running."""
+    runs = RunStore(lake)
+    if record is None:
+        try:
+            record = runs.begin(trigger)
+        except RunBusy as exc:
+            log.info("no %s batch now: run %s is queued or running", trigger, exc.run_id)
+            return False
+    log.info("batch run %s (%s) starting", record.id, trigger)
     started = time.monotonic()
     result = subprocess.run(  # the job dies with the scheduler (no Spark left running)
-        [sys.executable, "-m", "batch_layer.job"],
+        [sys.executable, "-m", "batch_layer.job", "--run-id", record.id],
         check=False,
         preexec_fn=die_with_parent(),
     )
+    took = round(time.monotonic() - started, 3)
+    ended = runs.get(record.id)
+    if ended is not None and ended.state in ACTIVE:  # the job died before it could end it
+        runs.write(ended.failed(f"the batch job exited with code {result.returncode}", took))
     if result.returncode == 0:
-        log.info("scheduled batch finished in %.1fs", time.monotonic() - started)
+        log.info("batch run %s (%s) finished in %.1fs", record.id, trigger, took)
         return True
-    log.error("scheduled batch failed with exit code %d", result.returncode)
+    log.error("batch run %s (%s) failed with exit code %d", record.id, trigger, result.returncode)
     return False
 
 
@@ -50,35 +70,58 @@ def recompute_changed_views(lake: Lake, catalog: Catalog, stop: threading.Event)
     ``RETRY_SECONDS`` until one succeeds (such a view answers 503 until then)."""
     while changed := views_to_recompute(lake, catalog):
         log.info("views new or changed since the newest batch: %s; running a batch now", changed)
-        if run_once() or stop.wait(RETRY_SECONDS):
+        if run_once(lake, "views-changed") or stop.wait(RETRY_SECONDS):
             return
 
 
-def run_schedule(interval: float, lake: Lake, stop: threading.Event, catalog: Catalog) -> None:
-    """Every ``interval`` seconds, run a batch; an interval of 0 schedules nothing.
+def run_schedule(triggers: Triggers, lake: Lake, stop: threading.Event, catalog: Catalog) -> None:
+    """Run batches on every trigger until ``stop`` is set, one at a time.
 
-    Whatever the interval, a batch runs at once when a view is new or changed since the
-    newest batch version. With a schedule, one also runs at once when a previous run left
-    archived events that no batch covers, so the speed layer does not carry them for long.
+    At start, a batch runs at once when a view is new or changed since the newest batch
+    version; with a schedule, one also runs when a previous run left archived events that no
+    batch covers, so the speed layer does not carry them for long. Then every
+    ``POLL_SECONDS``: a queued request (``POST /batch/runs``) first, else the interval or the
+    data-size trigger when due.
     """
+    abandon_interrupted(lake)
     if views_to_recompute(lake, catalog):
         recompute_changed_views(lake, catalog, stop)
-    elif interval > 0 and uncovered_earlier_generations(lake):
+    elif triggers.interval > 0 and uncovered_earlier_generations(lake):
         log.info("events archived by an earlier run are in no batch yet: running one now")
-        run_once()
-    if interval <= 0:
-        log.info("batch schedule is off (LAMBDA_BATCH_INTERVAL=0); `make batch` runs one")
-        stop.wait()
+        run_once(lake, "startup-backlog")
+    log.info("batch triggers: %s", triggers.describe())
+    triggers.ran(ok=True, now=time.monotonic(), automatic=False)
+    runs = RunStore(lake)
+    while not stop.wait(POLL_SECONDS):
+        queued = runs.claim_queued()
+        if queued is not None:
+            triggers.ran(run_once(lake, "request", queued), time.monotonic(), automatic=False)
+            continue
+        trigger = triggers.due(lake, time.monotonic())
+        if trigger is not None:
+            triggers.ran(run_once(lake, trigger), time.monotonic(), automatic=True)
+
+
+def abandon_interrupted(lake: Lake) -> None:
+    """Mark failed the runs recorded as running that no job is running (the scheduler or the
+    job was killed): otherwise they would refuse every request."""
+    runs = RunStore(lake)
+    stale = [r for r in runs.recent() if r.state == "running"]
+    if not stale:
         return
-    log.info("a batch runs every %.0fs", interval)
-    while not stop.wait(interval):
-        run_once()
+    try:
+        with exclusive(lake.batch / ".lock", "batch run"):
+            for record in stale:
+                runs.write(record.failed("interrupted: the batch job stopped before it ended"))
+    except LakeError:
+        log.info("a batch job is running (make batch?): its runs stay as they are")
 
 
 def schedule() -> None:
     settings = BatchSettings()
     catalog = load_catalog(settings.views_file)
-    run_schedule(settings.batch_interval, Lake(settings.data_dir), stop_event_on_signals(), catalog)
+    triggers = Triggers(settings.batch_interval, settings.batch_min_events)
+    run_schedule(triggers, Lake(settings.data_dir), stop_event_on_signals(), catalog)
 
 
 def main() -> int:

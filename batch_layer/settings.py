@@ -9,6 +9,11 @@ class BatchSettings(CommonSettings):
     """Environment variables of the batch layer (prefix ``LAMBDA_``)."""
 
     batch_interval: float = Field(default=300, ge=0, description="0 turns the schedule off")
+    batch_min_events: int = Field(
+        default=0,
+        ge=0,
+        description="run a batch when this many archived events are in no version; 0: off",
+    )
     archive_flush_seconds: float = Field(default=1.0, gt=0)
     archive_max_records: int = Field(default=200_000, ge=1)
     spark_master: str = "local[2]"

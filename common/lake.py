@@ -5,6 +5,7 @@
       master/g=<gen>/p=<p>/<first>-<last>.parquet   immutable, one file per offset range
       batch/versions/<version>/<view>/part-*.parquet  + version.json
       batch/manifest.json             the newest published batch version
+      batch/runs/<id>.json            one record per batch run (common/batch_runs.py)
       speed/snapshots/<seq>/<view>.parquet
       speed/current.json              the snapshot the serving layer reads
       run/<service>.pid               process ids under `make run`

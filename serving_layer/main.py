@@ -14,9 +14,10 @@ from common.errors import LakeError
 from common.lake import Lake
 from common.lifecycle import run_http_service
 from common.views import Catalog, load_catalog
+from serving_layer.allow import answer_405_with_every_method
 from serving_layer.batch_cache import BatchCache
 from serving_layer.rejected import RejectedIndex
-from serving_layer.routes import health, views
+from serving_layer.routes import batch_runs, health, views
 from serving_layer.settings import ServingSettings
 from serving_layer.sources import LagProbe
 from serving_layer.state import ServingState
@@ -53,7 +54,9 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
     app = FastAPI(title="Lambda serving layer", lifespan=lifespan)
     app.include_router(views.router)
     app.include_router(health.router)
+    app.include_router(batch_runs.router)
     document_views(app, catalog, settings.serving_max_rows)
+    answer_405_with_every_method(app)
 
     @app.exception_handler(LakeError)
     async def lake_error(request: Request, exc: LakeError) -> JSONResponse:

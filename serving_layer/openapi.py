@@ -1,7 +1,7 @@
 """What the serving API answers, for the OpenAPI document (the routes build their JSON
 themselves, for speed; these models only describe it)."""
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -102,4 +102,44 @@ VIEW_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"model": Unhealthy, "description": "the data directory cannot be read"}
+}
+
+
+class BatchRun(BaseModel):
+    id: str
+    trigger: Literal["interval", "size", "request", "views-changed", "startup-backlog", "manual"]
+    state: Literal["queued", "running", "succeeded", "failed"]
+    requested_at: str = Field(description="when the run was recorded (RFC 3339)")
+    started_at: str | None = Field(description="null while queued")
+    duration_s: float | None = Field(description="null until it ends")
+    events: int | None = Field(description="distinct events the published version covers")
+    version: str | None = Field(description="the batch version it published")
+    error: str | None = Field(description="why it failed, one line")
+
+
+class BatchRuns(BaseModel):
+    runs: list[BatchRun] = Field(description="the recent runs, newest first")
+
+
+class RunAccepted(BaseModel):
+    id: str = Field(description="the queued run's id")
+
+
+class RunBusy(BaseModel):
+    detail: str
+    id: str = Field(description="the id of the run queued or running")
+
+
+RUN_POST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": RunAccepted, "description": "the run is queued"},
+    409: {"model": RunBusy, "description": "a run is queued or running already"},
+    **UNREADABLE,
+}
+
+RUN_LIST_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"model": BatchRuns}, **UNREADABLE}
+
+RUN_GET_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": BatchRun},
+    404: {"model": Message, "description": "no run of that id"},
+    **UNREADABLE,
 }

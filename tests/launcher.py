@@ -68,10 +68,15 @@ def start_runner(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]
 
 @contextmanager
 def launched(
-    base: Path, data_dir: Path, views_file: Path, start_timeout_s: float = 120
+    base: Path,
+    data_dir: Path,
+    views_file: Path,
+    start_timeout_s: float = 120,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Launched]:
-    """Run the pipeline with its own broker on free ports until the block ends (then Ctrl-C)."""
-    env = pipeline_env(data_dir, views_file)
+    """Run the pipeline with its own broker on free ports until the block ends (then Ctrl-C);
+    ``extra_env`` adds to or overrides its environment (e.g. LAMBDA_BATCH_MIN_EVENTS)."""
+    env = {**pipeline_env(data_dir, views_file), **(extra_env or {})}
     log_path = base / f"pipeline-{env['LAMBDA_INGEST_PORT']}.log"
     process = start_runner(env, log_path)
     try:

@@ -7,6 +7,8 @@ import pytest
 
 from batch_layer import scheduler
 from batch_layer.scheduler import uncovered_earlier_generations, views_to_recompute
+from batch_layer.triggers import RETRY_SECONDS, Triggers
+from common.batch_runs import RunStore
 from common.events import Event
 from common.lake import BatchVersion, Lake
 from common.master import PartitionBuffer, write_master_file
@@ -66,12 +68,68 @@ def test_a_changed_view_runs_a_batch_at_start_even_without_a_schedule(
     lake.ensure()
     lake.start_generation()
     runs: list[str] = []
-    monkeypatch.setattr(scheduler, "run_once", lambda: runs.append("run") or True)
+    monkeypatch.setattr(
+        scheduler, "run_once", lambda lake, trigger, record=None: runs.append(trigger) or True
+    )
     stop = threading.Event()
     stop.set()
     published(lake, VIEWS.fingerprints())
-    scheduler.run_schedule(interval, lake, stop, VIEWS)
+    scheduler.run_schedule(Triggers(interval), lake, stop, VIEWS)
     assert runs == []
     published(lake, {"buys": VIEWS.fingerprints()["buys"]})
-    scheduler.run_schedule(interval, lake, stop, VIEWS)
-    assert runs == ["run"]
+    scheduler.run_schedule(Triggers(interval), lake, stop, VIEWS)
+    assert runs == ["views-changed"]
+
+
+def test_the_size_trigger_is_due_at_min_events_uncovered(tmp_path):
+    lake = Lake(tmp_path)
+    archive(lake, 1, 9)
+    assert Triggers(0, min_events=11).due(lake, now=0) is None
+    assert Triggers(0, min_events=10).due(lake, now=0) == "size"
+    assert Triggers(0, min_events=0).due(lake, now=0) is None  # off
+    lake.publish_manifest(BatchVersion("000001", "t", 10, {1: {0: 5}}, ()))
+    assert Triggers(0, min_events=5).due(lake, now=0) is None  # 4 uncovered now
+    assert Triggers(0, min_events=4).due(lake, now=0) == "size"
+
+
+def test_the_interval_restarts_after_each_run_and_a_failure_waits_before_retrying(tmp_path):
+    lake = Lake(tmp_path)
+    archive(lake, 1, 9)
+    triggers = Triggers(100, min_events=5)
+    triggers.ran(ok=True, now=0, automatic=False)
+    assert triggers.due(lake, now=50) == "size"
+    triggers.ran(ok=False, now=50, automatic=True)
+    assert triggers.due(lake, now=50 + RETRY_SECONDS - 1) is None
+    assert triggers.due(lake, now=50 + RETRY_SECONDS) == "size"
+    triggers.min_events = 0
+    assert triggers.due(lake, now=149) is None
+    assert triggers.due(lake, now=150) == "interval"
+
+
+def test_a_queued_request_is_run_under_its_own_record(tmp_path, monkeypatch):
+    lake = Lake(tmp_path)
+    lake.ensure()
+    queued = RunStore(lake).begin("request", state="queued")
+    stop = threading.Event()
+    ran: list[tuple[str, str | None, str | None]] = []
+
+    def fake_run(lake, trigger, record=None):
+        ran.append((trigger, record and record.id, record and record.state))
+        stop.set()
+        return True
+
+    monkeypatch.setattr(scheduler, "run_once", fake_run)
+    scheduler.run_schedule(Triggers(0), lake, stop, VIEWS)
+    assert ran == [("request", queued.id, "running")]
+
+
+def test_a_run_left_running_by_a_killed_job_is_marked_failed_at_start(tmp_path):
+    lake = Lake(tmp_path)
+    lake.ensure()
+    runs = RunStore(lake)
+    left = runs.begin("interval")
+    scheduler.abandon_interrupted(lake)
+    record = runs.get(left.id)
+    assert record is not None and record.state == "failed"
+    assert record.error is not None and "interrupted" in record.error
+    assert runs.active() is None

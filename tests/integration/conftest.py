@@ -22,10 +22,15 @@ START_TIMEOUT_S = 120
 
 
 @contextmanager
-def launch(base: Path, data_dir: Path, views_file: Path = VIEWS_FILE) -> Iterator[LocalPipeline]:
+def launch(
+    base: Path,
+    data_dir: Path,
+    views_file: Path = VIEWS_FILE,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[LocalPipeline]:
     """Run `python -m runner` (what `make run` runs) on free ports until the block ends."""
     with local_pipeline(
-        base, data_dir, views_file, load_catalog(views_file), START_TIMEOUT_S
+        base, data_dir, views_file, load_catalog(views_file), START_TIMEOUT_S, extra_env
     ) as handle:
         yield handle
 

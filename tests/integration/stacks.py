@@ -163,10 +163,15 @@ class LocalPipeline(Pipeline):
 
 @contextmanager
 def local_pipeline(
-    base: Path, data_dir: Path, views_file: Path, catalog: Catalog, start_timeout_s: float
+    base: Path,
+    data_dir: Path,
+    views_file: Path,
+    catalog: Catalog,
+    start_timeout_s: float,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[LocalPipeline]:
     """Run the local pipeline until the block ends."""
-    with launched(base, data_dir, views_file, start_timeout_s) as running:
+    with launched(base, data_dir, views_file, start_timeout_s, extra_env) as running:
         handle = LocalPipeline(
             running.env,
             running.data_dir,

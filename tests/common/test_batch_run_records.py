@@ -1,0 +1,97 @@
+"""Batch run records: their format, one run at a time, the history's length, and the count
+of archived events no batch version covers (the data-size trigger)."""
+
+import pytest
+
+from common.batch_runs import RunBusy, RunRecord, RunStore, uncovered_events
+from common.events import Event
+from common.lake import BatchVersion, Lake
+from common.master import PartitionBuffer, write_master_file
+
+
+def archive(lake: Lake, generation: int, partition: int, first: int, last: int) -> None:
+    buffer = PartitionBuffer(first=first)
+    for offset in range(first, last + 1):
+        buffer.add(offset, Event(f"e{generation}-{partition}-{offset}", "t", 0, {}).encode())
+    write_master_file(lake, generation, partition, buffer)
+
+
+def test_a_record_round_trips_through_its_file(tmp_path):
+    runs = RunStore(Lake(tmp_path))
+    record = RunRecord("20261126T000000000000Z-abcd", "size", "queued", "t0").started()
+    runs.write(record.succeeded("000007", 1234, 41.5))
+    assert runs.get(record.id) == RunRecord(
+        record.id, "size", "succeeded", "t0", record.started_at, 41.5, 1234, "000007", None
+    )
+    assert record.started_at is not None
+    failed = record.failed("Spark failed: disk full", 3.0)
+    runs.write(failed)
+    assert runs.get(record.id) == failed
+
+
+@pytest.mark.parametrize("run_id", ["nope", "", "../manifest", "a/b", "x.json"])
+def test_an_unknown_or_malformed_id_is_no_run(tmp_path, run_id):
+    lake = Lake(tmp_path)
+    lake.batch.mkdir(parents=True)
+    (lake.batch / "manifest.json").write_text("{}")
+    assert RunStore(lake).get(run_id) is None
+
+
+def test_a_request_is_queued_and_refused_while_a_run_is_queued_or_running(tmp_path):
+    runs = RunStore(Lake(tmp_path))
+    queued = runs.begin("request", state="queued")
+    assert queued.state == "queued" and queued.started_at is None
+    with pytest.raises(RunBusy) as busy:
+        runs.begin("request", state="queued")
+    assert busy.value.run_id == queued.id
+    with pytest.raises(RunBusy):
+        runs.begin("interval")  # the scheduler's own triggers wait too
+    claimed = runs.claim_queued()
+    assert claimed is not None and claimed.id == queued.id and claimed.state == "running"
+    assert runs.claim_queued() is None
+    with pytest.raises(RunBusy) as busy:
+        runs.begin("request", state="queued")
+    assert busy.value.run_id == queued.id
+    runs.write(claimed.failed("boom", 1.0))
+    assert runs.active() is None
+    assert runs.begin("request", state="queued").id != queued.id
+
+
+def test_a_manual_run_records_itself_even_beside_another(tmp_path):
+    runs = RunStore(Lake(tmp_path))
+    running = runs.begin("interval")
+    manual = runs.begin("manual", alone=False)
+    assert manual.state == "running"
+    assert [r.id for r in runs.recent()] == [manual.id, running.id]  # newest first
+
+
+def test_the_history_keeps_the_newest_finished_runs(tmp_path):
+    runs = RunStore(Lake(tmp_path))
+    ids = []
+    for index in range(6):
+        record = runs.begin("interval")
+        ids.append(record.id)
+        runs.write(record.succeeded(f"{index:06d}", index, 1.0))
+    runs.prune(keep=4)
+    assert [r.id for r in runs.recent()] == ids[::-1][:4]
+    assert [r.version for r in runs.recent(limit=2)] == ["000005", "000004"]
+
+
+def test_uncovered_events_count_every_generation_beyond_the_newest_version(tmp_path):
+    lake = Lake(tmp_path)
+    assert uncovered_events(lake) == 0
+    archive(lake, 1, 0, 0, 9)
+    archive(lake, 1, 1, 0, 4)
+    archive(lake, 2, 0, 0, 2)
+    assert uncovered_events(lake) == 10 + 5 + 3
+    lake.publish_manifest(BatchVersion("000001", "t", 12, {1: {0: 9, 1: 1}}, ()))
+    assert uncovered_events(lake) == 3 + 3  # p1 offsets 2-4, generation 2's three
+
+
+def test_offsets_after_a_gap_are_not_counted_since_no_batch_can_cover_them(tmp_path):
+    lake = Lake(tmp_path)
+    archive(lake, 1, 0, 0, 4)
+    archive(lake, 1, 0, 10, 19)  # 5-9 were lost to retention
+    assert uncovered_events(lake) == 5
+    lake.publish_manifest(BatchVersion("000001", "t", 5, {1: {0: 4}}, ()))
+    assert uncovered_events(lake) == 0
