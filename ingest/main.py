@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.lifecycle import run_http_service
+from common.monitoring import instrument
 from common.views import Catalog, load_catalog
 from ingest.publisher import Publisher
 from ingest.routes import events, health
@@ -34,6 +35,7 @@ def create_app(settings: IngestSettings | None = None, catalog: Catalog | None =
         events.build_router(numeric_fields, settings.max_events, settings.max_body_bytes)
     )
     app.include_router(health.router)
+    instrument(app)
     return app
 
 

@@ -5,8 +5,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 import pyarrow as pa
+from prometheus_client import Counter
 
 from serving_layer.query_spec import QuerySpec
+
+LOOKUPS = Counter(
+    "lambda_serving_batch_cache_lookups_total",
+    "Lookups of a reduced batch side, by result: hit or miss",
+    ["result"],
+)
 
 
 def cache_key(version: str, spec: QuerySpec) -> Hashable:
@@ -39,10 +46,12 @@ class BatchCache:
             if table is not None:
                 self._entries.move_to_end(key)
                 self.hits += 1
+                LOOKUPS.labels("hit").inc()
                 return table
         table = compute()
         with self._lock:
             self.misses += 1
+            LOOKUPS.labels("miss").inc()
             self._entries[key] = table
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)

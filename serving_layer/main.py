@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from common.errors import LakeError
 from common.lake import Lake
 from common.lifecycle import run_http_service
+from common.monitoring import instrument
 from common.views import Catalog, load_catalog
 from serving_layer.allow import answer_405_with_every_method
 from serving_layer.batch_cache import BatchCache
@@ -54,6 +55,7 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
     app = FastAPI(title="Lambda serving layer", lifespan=lifespan)
     app.include_router(views.router)
     app.include_router(health.router)
+    instrument(app)
     app.include_router(batch_runs.router)
     document_views(app, catalog, settings.serving_max_rows)
     answer_405_with_every_method(app)

@@ -1,10 +1,12 @@
 """POST /events."""
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from prometheus_client import Counter, Histogram
 
 from common.errors import BrokerError
 from common.events import validate_events
@@ -13,6 +15,18 @@ from ingest.body import BodyError, TooLarge, parse_body
 from ingest.openapi import RESPONSES, request_body
 from ingest.publisher import EventTooLarge
 from ingest.state import StateDep
+
+EVENTS = Counter(
+    "lambda_ingest_events_total",
+    "Events posted, by outcome: accepted, invalid (refused with their request), too_large, "
+    "broker_unavailable",
+    ["outcome"],
+)
+PRODUCE_SECONDS = Histogram(
+    "lambda_ingest_produce_seconds",
+    "Time from sending a request's events to the broker's acknowledgement of all of them",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 
 
 def build_router(
@@ -43,14 +57,20 @@ async def post_events(request: Request, state: StateDep) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
     events, problems = validate_events(raw, state.numeric_fields, now_ms())
     if problems:
+        EVENTS.labels("invalid").inc(len(raw))
         return JSONResponse({"detail": [p.as_detail() for p in problems]}, status_code=422)
     ids = [e.id for e in events]
+    started = time.perf_counter()
     try:
         await run_in_threadpool(state.publisher.publish, events)
     except EventTooLarge as exc:
+        EVENTS.labels("too_large").inc(len(events))
         return JSONResponse({"detail": str(exc)}, status_code=413)
     except BrokerError as exc:
+        EVENTS.labels("broker_unavailable").inc(len(events))
         return _unavailable(str(exc), ids, settings.retry_after_seconds)
+    PRODUCE_SECONDS.observe(time.perf_counter() - started)
+    EVENTS.labels("accepted").inc(len(events))
     return JSONResponse({"accepted": len(events), "ids": ids}, status_code=202)
 
 

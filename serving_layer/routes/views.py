@@ -6,6 +6,7 @@ from typing import Annotated, Any
 import duckdb
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Response
+from prometheus_client import Histogram
 
 from common.errors import LakeError
 from serving_layer.batch_cache import cache_key
@@ -18,6 +19,12 @@ from serving_layer.state import ServingState, StateDep
 router = APIRouter(tags=["views"])
 
 READ_ATTEMPTS = 3
+QUERY_SECONDS = Histogram(
+    "lambda_serving_query_seconds",
+    "Time to answer a view query, by view (answers only; errors count in lambda_http_*)",
+    ["view"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 
 
 def _merge(state: ServingState, spec: QuerySpec, served: Served) -> list[dict[str, Any]]:
@@ -96,6 +103,8 @@ def query_view(
     end_offsets = ends.result()
     lag = None if end_offsets is None else state.lag_probe.lag(served, end_offsets)
     answer_meta = meta(served, lag, spec.source)
-    answer_meta["query_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    elapsed = time.perf_counter() - started
+    QUERY_SECONDS.labels(view.name).observe(elapsed)
+    answer_meta["query_ms"] = round(elapsed * 1000, 2)
     answer = {"view": view.name, "granularity": spec.granularity, "rows": rows, "meta": answer_meta}
     return Response(orjson.dumps(answer), media_type="application/json")
