@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Any
 
+from prometheus_client import Counter, Gauge
+
 from batch_layer.settings import BatchSettings
 from common.errors import BrokerError
 from common.kafka import OffsetsOutOfRange, TopicConsumer
@@ -22,6 +24,17 @@ from common.master import PartitionBuffer, remove_partial_files, write_master_fi
 log = logging.getLogger("archiver")
 
 DRAIN_SECONDS = 10.0
+
+RECORDS = Counter(
+    "lambda_archiver_records_total", "Records archived, by kind: event or rejected", ["kind"]
+)
+FILES = Counter("lambda_archiver_files_total", "Master files written")
+BYTES = Counter("lambda_archiver_bytes_total", "Bytes of master files written")
+for _kind in ("event", "rejected"):
+    RECORDS.labels(_kind)  # present (at 0) from the start
+LAG = Gauge(
+    "lambda_archiver_lag", "Records on the topic not read yet, per partition", ["partition"]
+)
 
 
 class Archiver:
@@ -98,6 +111,8 @@ class Archiver:
             return 0
         for partition, records in batches.items():
             self._buffer(partition, records)
+        for partition, behind in consumer.lag().items():
+            LAG.labels(str(partition)).set(behind)
         return sum(len(records) for records in batches.values())
 
     def _past_retention(self, consumer: TopicConsumer, exc: OffsetsOutOfRange) -> None:
@@ -140,7 +155,11 @@ class Archiver:
     def flush(self) -> None:
         """Write every buffered partition as one file each."""
         for partition, buffer in sorted(self.buffers.items()):
-            write_master_file(self.lake, self.generation, partition, buffer)
+            path = write_master_file(self.lake, self.generation, partition, buffer)
+            FILES.inc()
+            BYTES.inc(path.stat().st_size)
+            RECORDS.labels("event").inc(len(buffer.rows) - buffer.rejected)
+            RECORDS.labels("rejected").inc(buffer.rejected)
             if buffer.rejected:
                 log.warning(
                     "partition %d offsets %d-%d: %d records are not events (kept as rejected)",

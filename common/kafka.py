@@ -312,6 +312,17 @@ class TopicConsumer:
             found = self._consumer.end_offsets(self._tps(partitions))
         return {tp.partition: offset for tp, offset in found.items()}
 
+    def lag(self) -> dict[int, int]:
+        """Per assigned partition, records between the position and the end the last fetch
+        saw (partitions no fetch has answered yet are left out)."""
+        found: dict[int, int] = {}
+        with broker_errors("cannot read positions"):
+            for partition, tp in self._assigned.items():
+                highwater = self._consumer.highwater(tp)
+                if highwater is not None:
+                    found[partition] = max(0, highwater - self._consumer.position(tp))
+        return found
+
     def at_end(self) -> bool:
         """Whether every assigned partition's position has reached the last fetch's end."""
         with broker_errors("cannot read positions"):

@@ -27,6 +27,15 @@ def stop_event_on_signals() -> threading.Event:
     return stop
 
 
+def _serve_metrics(port: int) -> None:
+    try:
+        start_http_server(port)
+    except OSError as exc:
+        raise LambdaError(
+            f"cannot serve metrics on port {port} (LAMBDA_*_METRICS_PORT): {exc}"
+        ) from exc
+
+
 def run_service(service: str, body: Callable[[], None]) -> int:
     """Run a service's main body with logging; bad configuration exits 2 with one clear line.
 
@@ -37,7 +46,7 @@ def run_service(service: str, body: Callable[[], None]) -> int:
     try:
         port = CommonSettings().metrics_port
         if port:
-            start_http_server(port)
+            _serve_metrics(port)
             log.info("metrics on :%d/metrics", port)
         body()
     except (LambdaError, ValidationError) as exc:

@@ -41,7 +41,15 @@ class Pipeline:
         self.settings = settings
         self.lake = Lake(settings.data_dir)
         self.broker: subprocess.Popen[bytes] | None = None
-        services = [Service(name, module, self.lake.pid_file(name)) for name, module in SERVICES]
+        services = [
+            Service(
+                name,
+                module,
+                self.lake.pid_file(name),
+                env={"LAMBDA_METRICS_PORT": str(settings.service_metrics_port(name))},
+            )
+            for name, module in SERVICES
+        ]
         self.supervisor = Supervisor(services, settings.restart_delay_seconds)
         self._held = ExitStack()
 
@@ -184,6 +192,12 @@ def _banner(pipeline: Pipeline) -> str:
             f"  ingest   {pipeline.ingest_url}/events   (POST events; docs at /docs)",
             f"  serving  {pipeline.serving_url}/views    (merged queries; docs at /docs)",
             f"  broker   {settings.kafka_bootstrap}   data in {settings.data_dir}/",
+            "  metrics  /metrics on ingest and serving; "
+            + ", ".join(
+                f"{name} :{settings.service_metrics_port(name)}"
+                for name in ("archiver", "speed", "scheduler")
+                if settings.service_metrics_port(name)
+            ),
             f"  batch    every {settings.batch_interval:.0f}s"
             if settings.batch_interval
             else "  batch    on demand (make batch)",

@@ -13,3 +13,10 @@ class RunnerSettings(CommonSettings):
     local_broker: bool = True
     batch_interval: float = Field(default=300, ge=0)
     restart_delay_seconds: float = Field(default=1.0, ge=0, le=4)
+    archiver_metrics_port: int = Field(default=9101, ge=0, le=65535, description="0: none")
+    speed_metrics_port: int = Field(default=9102, ge=0, le=65535, description="0: none")
+    scheduler_metrics_port: int = Field(default=9103, ge=0, le=65535, description="0: none")
+
+    def service_metrics_port(self, service: str) -> int:
+        """The port where a service without an HTTP API answers GET /metrics (0: none)."""
+        return int(getattr(self, f"{service}_metrics_port", 0))

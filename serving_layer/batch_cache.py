@@ -16,6 +16,10 @@ LOOKUPS = Counter(
 )
 
 
+for _result in ("hit", "miss"):
+    LOOKUPS.labels(_result)  # present (at 0) from the start
+
+
 def cache_key(version: str, spec: QuerySpec) -> Hashable:
     """What a reduced batch side depends on (not the limit, not the source)."""
     filters = tuple(sorted(spec.filters.items()))

@@ -12,6 +12,8 @@ import sys
 import threading
 import time
 
+from prometheus_client import Counter, Gauge, Histogram
+
 from common.errors import EventError
 from common.events import decode_event
 from common.kafka import OffsetsOutOfRange, TopicConsumer
@@ -26,6 +28,16 @@ from speed_layer.speed_state import SpeedState
 
 log = logging.getLogger("speed")
 
+RECORDS = Counter("lambda_speed_records_total", "Records read from the topic and folded in")
+REJECTED = Counter("lambda_speed_rejected_total", "Records skipped: not events")
+BATCH_SECONDS = Histogram(
+    "lambda_speed_batch_seconds",
+    "Time to decode and fold one poll's records (a micro-batch)",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+LAG = Gauge(
+    "lambda_speed_lag", "Records on the topic not folded in yet, per partition", ["partition"]
+)
 MANIFEST_CHECK_SECONDS = 0.2
 CATCH_UP_STALL_SECONDS = 10.0
 
@@ -84,12 +96,14 @@ class SpeedLayer:
         except OffsetsOutOfRange as exc:
             self._past_retention(consumer, state, exc)
             return 0
+        started = time.perf_counter()
         count = 0
         for records in batches.values():
             for record in records:
                 try:
                     state.apply(decode_event(record.value))
                 except EventError as exc:
+                    REJECTED.inc()
                     log.warning(
                         "skipped record %d of partition %d: %s",
                         record.offset,
@@ -97,6 +111,11 @@ class SpeedLayer:
                         exc,
                     )
                 count += 1
+        if count:
+            RECORDS.inc(count)
+            BATCH_SECONDS.observe(time.perf_counter() - started)
+        for partition, behind in consumer.lag().items():
+            LAG.labels(str(partition)).set(behind)
         return count
 
     def _snapshot(self, consumer: TopicConsumer, force: bool = False) -> None:

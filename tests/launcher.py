@@ -48,6 +48,9 @@ def pipeline_env(data_dir: Path, views_file: Path) -> dict[str, str]:
         "LAMBDA_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
         "LAMBDA_INGEST_PORT": str(free_port()),
         "LAMBDA_SERVING_PORT": str(free_port()),
+        "LAMBDA_ARCHIVER_METRICS_PORT": str(free_port()),
+        "LAMBDA_SPEED_METRICS_PORT": str(free_port()),
+        "LAMBDA_SCHEDULER_METRICS_PORT": str(free_port()),
         "LAMBDA_BATCH_INTERVAL": "0",
         "LAMBDA_LOCAL_BROKER": "1",
     }

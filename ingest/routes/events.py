@@ -22,6 +22,8 @@ EVENTS = Counter(
     "broker_unavailable",
     ["outcome"],
 )
+for _outcome in ("accepted", "invalid", "too_large", "broker_unavailable"):
+    EVENTS.labels(_outcome)  # present (at 0) from the start
 PRODUCE_SECONDS = Histogram(
     "lambda_ingest_produce_seconds",
     "Time from sending a request's events to the broker's acknowledgement of all of them",
