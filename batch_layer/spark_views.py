@@ -5,12 +5,12 @@ import sys
 from functools import partial
 from pathlib import Path
 
-import pyarrow as pa
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from batch_layer.settings import BatchSettings
 from common import master
+from common.ddl import ddl_of
 from common.events import RESERVED_TYPE_PREFIX
 from common.metrics import BUCKET_COLUMN, state_columns, view_columns
 from common.view_inputs import input_batches, input_column, input_schema
@@ -75,16 +75,11 @@ def compute_view(events: DataFrame, view: View) -> DataFrame:
     inputs = (
         events.where(F.col("type") == view.event_type)
         .select("ts", "props")
-        .mapInArrow(partial(input_batches, view), _spark_schema(input_schema(view)))
+        .mapInArrow(partial(input_batches, view), ddl_of(input_schema(view)))
     )
     aggregates = [agg for m in view.metrics for agg in _aggregates(m)]
     grouped = inputs.groupBy(BUCKET_COLUMN, *view.dimensions).agg(*aggregates)
     return grouped.select(*view_columns(view))
-
-
-def _spark_schema(schema: pa.Schema) -> str:
-    kinds = {pa.int64(): "bigint", pa.string(): "string", pa.float64(): "double"}
-    return ", ".join(f"`{f.name}` {kinds[f.type]}" for f in schema)
 
 
 def _aggregates(metric: Metric) -> list[Column]:

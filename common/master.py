@@ -16,6 +16,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from common.ddl import ddl_of
 from common.errors import EventError
 from common.events import RESERVED_TYPE_PREFIX, Event, decode_event
 from common.lake import Lake, MasterFile, publish
@@ -34,8 +35,7 @@ SCHEMA = pa.schema(
     ]
 )
 EVENT_COLUMNS = ("id", "type", "ts", "props")
-_SQL_TYPES = {pa.string(): "string", pa.int64(): "bigint", pa.int32(): "int", pa.binary(): "binary"}
-DDL = ", ".join(f"`{f.name}` {_SQL_TYPES[f.type]}" for f in SCHEMA)
+DDL = ddl_of(SCHEMA)
 """The schema as a SQL column list (what Spark reads the files with)."""
 
 Row = tuple[str | None, str | None, int | None, str | None, int, str | None, bytes | None]
@@ -85,19 +85,10 @@ def write_master_file(lake: Lake, generation: int, partition: int, buffer: Parti
     path = lake.master_path(generation, partition, buffer.first, buffer.last)
     ids, types, tss, props, offsets, rejected, raw = zip(*buffer.rows, strict=True)
     count = len(ids)
+    columns = [ids, types, tss, props, [generation] * count, [partition] * count, offsets]
+    columns += [rejected, raw]
     table = pa.table(
-        [
-            pa.array(ids, pa.string()),
-            pa.array(types, pa.string()),
-            pa.array(tss, pa.int64()),
-            pa.array(props, pa.string()),
-            pa.array([generation] * count, pa.int32()),
-            pa.array([partition] * count, pa.int32()),
-            pa.array(offsets, pa.int64()),
-            pa.array(rejected, pa.string()),
-            pa.array(raw, pa.binary()),
-        ],
-        schema=SCHEMA,
+        [pa.array(c, f.type) for c, f in zip(columns, SCHEMA, strict=True)], schema=SCHEMA
     )
     publish(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
     return path

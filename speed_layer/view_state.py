@@ -20,8 +20,10 @@ class ViewState:
         self.groups: dict[Key, Slots] = {}
         self.changed = True
         self._columns = view_state_columns(view)
-        # Per state column, the metric whose input it folds.
-        self._metrics = [m for m in view.metrics for _ in state_columns(m)]
+        # Per state column, its fold and the index of the metric whose input it folds.
+        self._folds = [
+            (c.part.fold, i) for i, m in enumerate(view.metrics) for c in state_columns(m)
+        ]
 
     def apply(self, event: Event) -> None:
         """Fold one event (of this view's type) into its group."""
@@ -30,9 +32,9 @@ class ViewState:
         slots = self.groups.get(key)
         if slots is None:
             slots = self.groups[key] = [c.part.empty() for c in self._columns]
-        inputs = {m.name: metric_input(m, props) for m in self.view.metrics}
-        for i, (column, metric) in enumerate(zip(self._columns, self._metrics, strict=True)):
-            slots[i] = column.part.fold(slots[i], inputs[metric.name])
+        inputs = [metric_input(m, props) for m in self.view.metrics]
+        for slot, (fold, metric) in enumerate(self._folds):
+            slots[slot] = fold(slots[slot], inputs[metric])
         self.changed = True
 
     def to_table(self) -> pa.Table:
