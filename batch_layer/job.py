@@ -15,7 +15,13 @@ from pyspark.errors import PySparkException
 
 from batch_layer.archive_barrier import wait_for_archive
 from batch_layer.settings import BatchSettings
-from batch_layer.spark_views import compute_view, deduplicate, read_master, spark_session
+from batch_layer.spark_views import (
+    compute_view,
+    deduplicate,
+    events_by_partition,
+    read_master,
+    spark_session,
+)
 from common.batch_runs import RunRecord, RunStore
 from common.errors import LakeError, LambdaError
 from common.lake import (
@@ -28,6 +34,7 @@ from common.lake import (
 )
 from common.locks import exclusive
 from common.logs import setup_logging
+from common.speed_store import oldest_base
 from common.timeutil import utc_now_text
 from common.views import Catalog, load_catalog
 
@@ -50,7 +57,8 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
         spark = spark_session(settings)
         try:
             events = deduplicate(read_master(spark, [str(f.path) for f in files])).persist()
-            count = events.count()
+            by_partition = events_by_partition(events)
+            count = sum(sum(parts.values()) for parts in by_partition.values())
             log.info("batch %s: %d distinct events", version, count)
             tmp = lake.versions / f"{version}.tmp"
             remove_tree(tmp)
@@ -72,6 +80,7 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
             views=tuple(v.name for v in catalog.views),
             duration_s=round(time.monotonic() - started, 3),
             fingerprints=catalog.fingerprints(),
+            partition_events=by_partition,
         )
         (tmp / "version.json").write_text(json.dumps(published.to_json(), indent=2))
         fsync_tree(tmp)
@@ -79,7 +88,7 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
         tmp.rename(lake.versions / version)
         fsync_dir(lake.versions)
         lake.publish_manifest(published)
-        lake.collect_versions(settings.keep_versions)
+        lake.collect_versions(settings.keep_versions, oldest_base(lake))
         log.info("batch %s published: %d events in %.1fs", version, count, published.duration_s)
         return published
 

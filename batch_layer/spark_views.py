@@ -12,7 +12,7 @@ from batch_layer.settings import BatchSettings
 from common import master
 from common.ddl import ddl_of
 from common.events import RESERVED_TYPE_PREFIX
-from common.metrics import BUCKET_COLUMN, state_columns, view_columns
+from common.metrics import BUCKET_COLUMN, SLICE_COLUMNS, state_columns, view_columns
 from common.view_inputs import input_batches, input_column, input_schema
 from common.views import Metric, View
 
@@ -74,12 +74,20 @@ def compute_view(events: DataFrame, view: View) -> DataFrame:
     then aggregates them."""
     inputs = (
         events.where(F.col("type") == view.event_type)
-        .select("ts", "props")
+        .select("ts", "props", "generation", "partition")
         .mapInArrow(partial(input_batches, view), ddl_of(input_schema(view)))
     )
     aggregates = [agg for m in view.metrics for agg in _aggregates(m)]
-    grouped = inputs.groupBy(BUCKET_COLUMN, *view.dimensions).agg(*aggregates)
-    return grouped.select(*view_columns(view))
+    grouped = inputs.groupBy(BUCKET_COLUMN, *view.dimensions, *SLICE_COLUMNS).agg(*aggregates)
+    return grouped.select(*view_columns(view, hidden=True))
+
+
+def events_by_partition(events: DataFrame) -> dict[int, dict[int, int]]:
+    """Per generation and partition, the distinct events whose first copy lies there."""
+    counts: dict[int, dict[int, int]] = {}
+    for row in events.groupBy("generation", "partition").count().collect():
+        counts.setdefault(int(row["generation"]), {})[int(row["partition"])] = int(row["count"])
+    return counts
 
 
 def _aggregates(metric: Metric) -> list[Column]:

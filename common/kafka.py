@@ -274,6 +274,13 @@ class TopicConsumer:
         for partition, offset in starts.items():
             self.seek(partition, offset)
 
+    def unassign(self, partitions: Iterable[int]) -> None:
+        """Stop reading ``partitions``; the others keep their positions."""
+        for partition in partitions:
+            self._assigned.pop(partition, None)
+        with broker_errors("cannot assign partitions"):
+            self._consumer.assign(list(self._assigned.values()))
+
     def seek(self, partition: int, offset: int) -> None:
         with broker_errors(f"cannot seek partition {partition}"):
             self._consumer.seek(self._assigned[partition], offset)

@@ -6,8 +6,7 @@
       batch/versions/<version>/<view>/part-*.parquet  + version.json
       batch/manifest.json             the newest published batch version
       batch/runs/<id>.json            one record per batch run (common/batch_runs.py)
-      speed/snapshots/<seq>/<view>.parquet
-      speed/current.json              the snapshot the serving layer reads
+      speed/...                       snapshots per slice (common/speed_store.py)
       run/<service>.pid               process ids under `make run`
 
 Every file a reader may open is published by writing a temporary file and renaming it.
@@ -70,6 +69,9 @@ class BatchVersion:
     fingerprints: dict[str, str] = field(default_factory=dict)
     """Per view, the fingerprint of the definition it was computed under (``View.fingerprint``);
     empty for a version written before they were recorded, which matches no definition."""
+    partition_events: Offsets = field(default_factory=dict)
+    """Per generation and partition, the distinct events counted there (where each one's
+    first copy lies): what a slice of the version holds."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +82,7 @@ class BatchVersion:
             "views": list(self.views),
             "duration_s": self.duration_s,
             "fingerprints": dict(self.fingerprints),
+            "partition_events": _offsets_to_json(self.partition_events),
         }
 
     @classmethod
@@ -92,7 +95,16 @@ class BatchVersion:
             views=tuple(raw["views"]),
             duration_s=float(raw.get("duration_s", 0.0)),
             fingerprints=_fingerprints_from_json(raw),
+            partition_events=_offsets_from_json(raw.get("partition_events", {})),
         )
+
+    def events_of(self, generation: int, partition: int) -> int:
+        """Distinct events of one partition of ``generation`` in this version."""
+        return self.partition_events.get(generation, {}).get(partition, 0)
+
+    def events_before(self, generation: int) -> int:
+        """Distinct events of the generations before ``generation`` in this version."""
+        return sum(sum(p.values()) for g, p in self.partition_events.items() if g < generation)
 
     def covered(self) -> dict[int, NextOffsets]:
         """Per generation, the next offset this version does not cover."""
@@ -101,52 +113,6 @@ class BatchVersion:
     def next_offsets(self, generation: int) -> NextOffsets:
         """Per partition of ``generation``, the first offset this version does not cover."""
         return next_after(self.offsets.get(generation, {}))
-
-
-@dataclass(frozen=True)
-class SpeedPointer:
-    """The speed snapshot being served: its base batch version and the offsets it reflects."""
-
-    snapshot: str
-    base_version: str | None
-    generation: int
-    offsets: dict[int, int]  # next offset to read, per partition of `generation`
-    events: int
-    written_at: str
-    views: tuple[str, ...] = field(default=())
-    fingerprints: dict[str, str] = field(default_factory=dict)
-    """Per view, the fingerprint of the definition its state was built under; empty for a
-    pointer written before they were recorded, which matches no definition."""
-    # per partition of `generation`: offsets before `offsets` that no layer could read
-    # (deleted by retention before they were archived); counted in the lag
-    missing: dict[int, int] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "snapshot": self.snapshot,
-            "base_version": self.base_version,
-            "generation": self.generation,
-            "offsets": {str(p): o for p, o in self.offsets.items()},
-            "events": self.events,
-            "written_at": self.written_at,
-            "views": list(self.views),
-            "fingerprints": dict(self.fingerprints),
-            "missing": {str(p): n for p, n in self.missing.items()},
-        }
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> "SpeedPointer":
-        return cls(
-            snapshot=raw["snapshot"],
-            base_version=raw["base_version"],
-            generation=int(raw["generation"]),
-            offsets={int(p): int(o) for p, o in raw["offsets"].items()},
-            events=int(raw["events"]),
-            written_at=raw["written_at"],
-            views=tuple(raw.get("views", ())),
-            fingerprints=_fingerprints_from_json(raw),
-            missing={int(p): int(n) for p, n in raw.get("missing", {}).items()},
-        )
 
 
 class Lake:
@@ -158,12 +124,11 @@ class Lake:
         self.batch = root / "batch"
         self.versions = self.batch / "versions"
         self.speed = root / "speed"
-        self.snapshots = self.speed / "snapshots"
         self.run = root / "run"
 
     def ensure(self) -> None:
         """Create the directory skeleton."""
-        for path in (self.master, self.versions, self.snapshots, self.run):
+        for path in (self.master, self.versions, self.speed, self.run):
             path.mkdir(parents=True, exist_ok=True)
 
     # -- generations: one per incarnation of the topic ------------------------------
@@ -261,32 +226,15 @@ class Lake:
     def published_versions(self) -> list[str]:
         return sorted(p.name for p in _children(self.versions, "") if p.name.isdigit())
 
-    # -- speed snapshots -------------------------------------------------------------
-    @property
-    def speed_pointer_path(self) -> Path:
-        return self.speed / "current.json"
-
-    def collect_versions(self, keep: int) -> None:
-        """Drop batch versions but the newest ``keep``: never the served speed snapshot's base
-        nor anything newer (the speed layer may be rebuilding onto it), and leftovers of runs
-        that never published."""
-        pointer = self.read_speed_pointer()
-        base = pointer.base_version if pointer and pointer.base_version else None
+    def collect_versions(self, keep: int, oldest_served: str | None) -> None:
+        """Drop batch versions but the newest ``keep``: never ``oldest_served`` (the oldest
+        base of a served speed slice) nor anything newer (the speed layer may be switching
+        onto it), and leftovers of runs that never published."""
         for version in self.published_versions()[:-keep]:
-            if base is None or version < base:
+            if oldest_served is None or version < oldest_served:
                 remove_tree(self.versions / version)
         for leftover in self.versions.glob("*.tmp"):
             remove_tree(leftover)
-
-    def read_speed_pointer(self) -> SpeedPointer | None:
-        raw = _read_json(self.speed_pointer_path)
-        return None if raw is None else SpeedPointer.from_json(raw)
-
-    def publish_speed_pointer(self, pointer: SpeedPointer) -> None:
-        write_atomic(self.speed_pointer_path, json.dumps(pointer.to_json()).encode())
-
-    def snapshot_dir(self, snapshot: str) -> Path:
-        return self.snapshots / snapshot
 
     def pid_file(self, service: str) -> Path:
         return self.run / f"{service}.pid"

@@ -21,6 +21,10 @@ HLL_LG_K = 14
 """log2 of the HLL sketch's buckets: a relative standard error of about 0.8%."""
 
 BUCKET_COLUMN = "bucket"
+SLICE_COLUMNS = ("__generation", "__partition")
+"""Hidden columns of a batch view: the topic generation and partition of the events in the
+row, so that serving can pair each partition with the batch version its speed state is on.
+(No dimension can take these names: ``__`` is the platform's.)"""
 
 
 def _new_sketch() -> hll_sketch:
@@ -137,6 +141,8 @@ def view_state_columns(view: View) -> list[StateColumn]:
     return [column for metric in view.metrics for column in state_columns(metric)]
 
 
-def view_columns(view: View) -> list[str]:
-    """The column order of a stored view: bucket, dimensions, then state columns."""
-    return [BUCKET_COLUMN, *view.dimensions, *(c.name for c in view_state_columns(view))]
+def view_columns(view: View, hidden: bool = False) -> list[str]:
+    """The column order of a stored view: bucket, dimensions, (in a batch view, the hidden
+    ``SLICE_COLUMNS``,) then state columns."""
+    slices = list(SLICE_COLUMNS) if hidden else []
+    return [BUCKET_COLUMN, *view.dimensions, *slices, *(c.name for c in view_state_columns(view))]

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from common.master import props_of
-from common.metrics import BUCKET_COLUMN, KINDS
+from common.metrics import BUCKET_COLUMN, KINDS, SLICE_COLUMNS
 from common.timeutil import bucket_of
 from common.values import number_of, text_of
 from common.views import Metric, View
@@ -41,11 +41,13 @@ def fed_metrics(view: View) -> list[Metric]:
 
 
 def input_schema(view: View) -> pa.Schema:
-    """The columns of a view's inputs: bucket, dimensions, one input per fed metric."""
+    """The columns of a view's inputs: bucket, dimensions, the event's generation and
+    partition, one input per fed metric."""
     return pa.schema(
         [
             (BUCKET_COLUMN, pa.int64()),
             *((d, pa.string()) for d in view.dimensions),
+            *((c, pa.int64()) for c in SLICE_COLUMNS),
             *(
                 (input_column(m), pa.string() if KINDS[m.kind].reads_text else pa.float64())
                 for m in fed_metrics(view)
@@ -55,16 +57,25 @@ def input_schema(view: View) -> pa.Schema:
 
 
 def input_batches(view: View, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Events (columns ``ts`` and ``props``, the master dataset's JSON) to view inputs."""
+    """Events (columns ``ts``, ``props``, the master dataset's JSON, ``generation`` and
+    ``partition``) to view inputs."""
     schema = input_schema(view)
     metrics = fed_metrics(view)
     for batch in batches:
         rows: list[tuple[Any, ...]] = []
-        for ts, raw in zip(
-            batch.column("ts").to_pylist(), batch.column("props").to_pylist(), strict=True
+        for ts, raw, generation, partition in zip(
+            *(batch.column(c).to_pylist() for c in ("ts", "props", "generation", "partition")),
+            strict=True,
         ):
             props = props_of(raw)
-            rows.append((*group_key(view, ts, props), *(metric_input(m, props) for m in metrics)))
+            rows.append(
+                (
+                    *group_key(view, ts, props),
+                    generation,
+                    partition,
+                    *(metric_input(m, props) for m in metrics),
+                )
+            )
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
         yield pa.RecordBatch.from_arrays(
             [pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema

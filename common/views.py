@@ -19,6 +19,9 @@ TYPE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 NUMERIC_KINDS = ("sum", "min", "max", "avg")
 FIELD_KINDS = (*NUMERIC_KINDS, "distinct")
 RESERVED = frozenset({"bucket", "id", "type", "ts"})
+STORAGE_FORMAT = 2
+"""Part of every fingerprint: data stored under another format (1: batch views without the
+partition columns) is recomputed like a changed definition."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ class View:
     def fingerprint(self) -> str:
         """A stable hash of :meth:`definition`: equal across processes, file layouts and key
         orders; different whenever the stored data would differ."""
-        text = json.dumps(self.definition(), sort_keys=True, separators=(",", ":"))
+        stored = {**self.definition(), "format": STORAGE_FORMAT}
+        text = json.dumps(stored, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def describe(self) -> dict[str, Any]:

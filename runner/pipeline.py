@@ -34,6 +34,16 @@ SERVICES = (
 )
 
 
+def services_of(settings: RunnerSettings) -> list[tuple[str, str]]:
+    """Every process to run: ``speed``, ``speed-2``, ... for ``LAMBDA_SPEED_REPLICAS``."""
+    found = []
+    for name, module in SERVICES:
+        found.append((name, module))
+        if name == "speed":
+            found += [(f"speed-{n}", module) for n in range(2, settings.speed_replicas + 1)]
+    return found
+
+
 class Pipeline:
     """The broker (when bundled) and every service, supervised."""
 
@@ -48,7 +58,7 @@ class Pipeline:
                 self.lake.pid_file(name),
                 env={"LAMBDA_METRICS_PORT": str(settings.service_metrics_port(name))},
             )
-            for name, module in SERVICES
+            for name, module in services_of(settings)
         ]
         self.supervisor = Supervisor(services, settings.restart_delay_seconds)
         self._held = ExitStack()
@@ -77,7 +87,9 @@ class Pipeline:
 
     def _commands(self) -> dict[str, tuple[str, ...]]:
         """What each pid file's process runs, in stop order: services, then the broker."""
-        commands = {name: ("-m", module) for name, module in SERVICES}
+        commands = {name: ("-m", module) for name, module in services_of(self.settings)}
+        # replicas an earlier run with more of them left behind
+        commands |= {f"speed-{n}": ("-m", "speed_layer") for n in range(2, 65)}
         return {**commands, "broker": BROKER_COMMAND}
 
     def _prepare_topic(self) -> None:
@@ -195,9 +207,10 @@ def _banner(pipeline: Pipeline) -> str:
             "  metrics  /metrics on ingest and serving; "
             + ", ".join(
                 f"{name} :{settings.service_metrics_port(name)}"
-                for name in ("archiver", "speed", "scheduler")
-                if settings.service_metrics_port(name)
+                for name, _ in services_of(settings)
+                if name not in ("ingest", "serving") and settings.service_metrics_port(name)
             ),
+            f"  speed    {settings.speed_replicas} replica(s) sharing the topic's partitions",
             f"  batch    every {settings.batch_interval:.0f}s"
             if settings.batch_interval
             else "  batch    on demand (make batch)",

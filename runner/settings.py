@@ -16,7 +16,14 @@ class RunnerSettings(CommonSettings):
     archiver_metrics_port: int = Field(default=9101, ge=0, le=65535, description="0: none")
     speed_metrics_port: int = Field(default=9102, ge=0, le=65535, description="0: none")
     scheduler_metrics_port: int = Field(default=9103, ge=0, le=65535, description="0: none")
+    speed_replicas: int = Field(
+        default=1, ge=1, le=64, description="speed-layer processes sharing the partitions"
+    )
 
     def service_metrics_port(self, service: str) -> int:
-        """The port where a service without an HTTP API answers GET /metrics (0: none)."""
-        return int(getattr(self, f"{service}_metrics_port", 0))
+        """The port where a service without an HTTP API answers GET /metrics (0: none).
+
+        Speed replica ``speed-N`` answers 100 * (N - 1) above the speed layer's port."""
+        name, _, replica = service.partition("-")
+        base = int(getattr(self, f"{name}_metrics_port", 0))
+        return base + 100 * (int(replica) - 1) if base and replica else base

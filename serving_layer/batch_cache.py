@@ -20,11 +20,12 @@ for _result in ("hit", "miss"):
     LOOKUPS.labels(_result)  # present (at 0) from the start
 
 
-def cache_key(version: str, spec: QuerySpec) -> Hashable:
-    """What a reduced batch side depends on (not the limit, not the source)."""
+def cache_key(part: Hashable, spec: QuerySpec) -> Hashable:
+    """What a reduced batch part depends on: the part (its version and slices) and the query
+    (not the limit, not the source)."""
     filters = tuple(sorted(spec.filters.items()))
     return (
-        version,
+        part,
         spec.view.name,
         spec.granularity,
         spec.group_by,

@@ -1,7 +1,10 @@
 """Whether a view can be answered from a served pair: only from data computed under the view's
 current definition (its fingerprint), never from a mix of two definitions."""
 
-from common.lake import BatchVersion, SpeedPointer
+from collections.abc import Sequence
+
+from common.lake import BatchVersion
+from common.speed_store import EARLIER, SlicePointer
 from common.views import View
 
 BATCH_SOURCES = ("merged", "batch")
@@ -14,27 +17,38 @@ UNTIL_SPEED = "it answers once the speed layer has rebuilt it (it does when it s
 
 
 def pending_reason(
-    view: View, source: str, batch: BatchVersion | None, speed: SpeedPointer | None
+    view: View,
+    source: str,
+    batches: Sequence[BatchVersion],
+    speeds: Sequence[SlicePointer],
 ) -> str | None:
-    """Why ``view`` cannot be answered from ``source`` of this pair, or None when it can.
+    """Why ``view`` cannot be answered from ``source`` of these batch versions and speed
+    snapshots, or None when it can.
 
-    A side that does not exist yet (no batch run, no snapshot) holds nothing to mix; a side
-    that exists must hold the view under its current fingerprint.
+    A side that does not exist yet (no batch run, no snapshot) holds nothing to mix; what
+    exists must hold the view under its current fingerprint.
     """
     sides: list[tuple[tuple[str, ...], dict[str, str], str, str]] = []
-    if source in BATCH_SOURCES and batch is not None:
-        sides.append(
-            (batch.views, batch.fingerprints, f"batch version {batch.version}", UNTIL_BATCH)
-        )
-    if source in SPEED_SOURCES and speed is not None:
-        sides.append(
-            (speed.views, speed.fingerprints, f"speed snapshot {speed.snapshot}", UNTIL_SPEED)
-        )
+    if source in BATCH_SOURCES:
+        sides += [
+            (b.views, b.fingerprints, f"batch version {b.version}", UNTIL_BATCH) for b in batches
+        ]
+    if source in SPEED_SOURCES:
+        sides += [
+            (s.views, s.fingerprints, f"the speed snapshot of {_slice(s)}", UNTIL_SPEED)
+            for s in speeds
+        ]
     for names, fingerprints, side, until in sides:
         reason = _mismatch(view, names, fingerprints, side)
         if reason:
             return f"{reason}; {until}"
     return None
+
+
+def _slice(pointer: SlicePointer) -> str:
+    if pointer.partition == EARLIER:
+        return "earlier topic generations"
+    return f"partition {pointer.partition}"
 
 
 def _mismatch(

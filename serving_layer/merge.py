@@ -1,5 +1,6 @@
 """The merge: batch and speed states combined in DuckDB, distinct counts unioned as sketches."""
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -7,7 +8,8 @@ import duckdb
 import pyarrow as pa
 from datasketches import hll_sketch, hll_union
 
-from common.metrics import BUCKET_COLUMN, HLL_LG_K, KINDS, StateColumn, state_columns
+from common.metrics import BUCKET_COLUMN, HLL_LG_K, KINDS, state_columns, view_state_columns
+from common.state_tables import partial_sql, quote, union_sketch_lists
 from common.views import Metric
 from serving_layer.query_spec import QuerySpec
 
@@ -16,17 +18,17 @@ def merge_rows(
     connection: duckdb.DuckDBPyConnection,
     spec: QuerySpec,
     files: list[Path],
-    cached_batch: pa.Table | None = None,
+    reduced: Sequence[pa.Table] = (),
 ) -> list[dict[str, Any]]:
-    """Answer ``spec`` from state files of one view and, optionally, a batch side already
-    reduced by :func:`reduce_states` for the same spec."""
-    if not files and cached_batch is None:
+    """Answer ``spec`` from state files of one view and tables already reduced by
+    :func:`reduce_states` for the same spec (the batch side)."""
+    if not files and not reduced:
         return []
-    sql, params = _sql(spec, files, cached=cached_batch is not None)
+    sql, params = _sql(spec, files, len(reduced))
     cursor = connection.cursor()
     try:
-        if cached_batch is not None:
-            cursor.register("cached_batch", cached_batch)
+        for index, table in enumerate(reduced):
+            cursor.register(f"reduced_{index}", table)
         # Arrow's to_pylist builds the row dicts in C++, several times faster than Python.
         rows: list[dict[str, Any]] = cursor.sql(sql, params=params).to_arrow_table().to_pylist()
     finally:
@@ -41,18 +43,22 @@ def merge_rows(
 
 
 def reduce_states(
-    connection: duckdb.DuckDBPyConnection, spec: QuerySpec, files: list[Path]
+    connection: duckdb.DuckDBPyConnection,
+    spec: QuerySpec,
+    files: list[Path],
+    condition: tuple[str, list[Any]] | None = None,
 ) -> pa.Table:
     """The states of ``files`` combined per output group of ``spec`` (rolled up, filtered,
     sketches unioned) but not finalised: a table that merges like the files themselves.
 
     A batch version never changes, so its reduction can be kept and merged with the speed
-    view on every query instead of recombining the whole batch view each time.
+    view on every query instead of recombining the whole batch view each time. ``condition``
+    keeps only some rows (those of the slices paired with this version).
     """
     size = spec.bucket_size
-    dims = [_quote(d) for d in spec.group_by]
-    source, params = _filtered(spec, files)
-    partials = [_partial_sql(c) for m in spec.view.metrics for c in state_columns(m)]
+    dims = [quote(d) for d in spec.group_by]
+    source, params = _filtered(spec, files, condition)
+    partials = [partial_sql(c) for m in spec.view.metrics for c in state_columns(m)]
     sql = (
         f"SELECT {BUCKET_COLUMN} - {BUCKET_COLUMN} % {size} AS {BUCKET_COLUMN}"
         f"{''.join(', ' + d for d in dims)}, {', '.join(partials)} "
@@ -63,37 +69,19 @@ def reduce_states(
         table = cursor.sql(sql, params=params).to_arrow_table()
     finally:
         cursor.close()
-    union = hll_union(HLL_LG_K)
-    for metric in spec.view.metrics:
-        for column in state_columns(metric):
-            if column.part.arrow == pa.binary():
-                unioned = [_union_bytes(v, union) for v in table.column(column.name).to_pylist()]
-                index = table.schema.get_field_index(column.name)
-                table = table.set_column(index, column.name, pa.array(unioned, pa.binary()))
-    return table
+    return union_sketch_lists(table, view_state_columns(spec.view))
 
 
-def _partial_sql(column: StateColumn) -> str:
-    name = _quote(column.name)
-    return f"{column.part.combine.format(x=name)} AS {name}"
-
-
-def _union_bytes(sketches: list[bytes] | None, union: hll_union) -> bytes | None:
-    if not sketches:
-        return None
-    if len(sketches) == 1:
-        return sketches[0]
-    union.reset()
-    for blob in sketches:
-        union.update(hll_sketch.deserialize(blob))
-    return union.get_result().serialize_compact()
-
-
-def _filtered(spec: QuerySpec, files: list[Path]) -> tuple[str, list[Any]]:
-    """The rows of ``files`` within the spec's time range and filters."""
+def _filtered(
+    spec: QuerySpec, files: list[Path], condition: tuple[str, list[Any]] | None = None
+) -> tuple[str, list[Any]]:
+    """The rows of ``files`` within the spec's time range and filters (and ``condition``)."""
     size = spec.bucket_size
     params: list[Any] = [[str(f) for f in files]]
     where: list[str] = []
+    if condition is not None:
+        where.append(f"({condition[0]})")
+        params.extend(condition[1])
     if spec.start_ms is not None:
         where.append(f"{BUCKET_COLUMN} >= ?")
         params.append(-(-spec.start_ms // size) * size)
@@ -101,22 +89,21 @@ def _filtered(spec: QuerySpec, files: list[Path]) -> tuple[str, list[Any]]:
         where.append(f"{BUCKET_COLUMN} < ?")
         params.append(-(-spec.end_ms // size) * size)
     for dimension, values in spec.filters.items():
-        where.append(f"{_quote(dimension)} IN ({', '.join('?' for _ in values)})")
+        where.append(f"{quote(dimension)} IN ({', '.join('?' for _ in values)})")
         params.extend(values)
     condition = f" WHERE {' AND '.join(where)}" if where else ""
     return f"SELECT * FROM read_parquet(?, union_by_name = true){condition}", params
 
 
-def _sql(spec: QuerySpec, files: list[Path], cached: bool) -> tuple[str, list[Any]]:
+def _sql(spec: QuerySpec, files: list[Path], reduced: int) -> tuple[str, list[Any]]:
     size = spec.bucket_size
-    dims = [_quote(d) for d in spec.group_by]
+    dims = [quote(d) for d in spec.group_by]
     parts: list[str] = []
     params: list[Any] = []
     if files:
         source, params = _filtered(spec, files)
         parts.append(f"({source})")
-    if cached:
-        parts.append("(SELECT * FROM cached_batch)")
+    parts += [f"(SELECT * FROM reduced_{index})" for index in range(reduced)]
     # ISO 8601 text sorts like the time it names, so grouping and ordering by it is exact.
     rolled = f"epoch_ms({BUCKET_COLUMN} - {BUCKET_COLUMN} % {size})"
     selects = [f"strftime({rolled}, '%Y-%m-%dT%H:%M:%SZ') AS {BUCKET_COLUMN}", *dims]
@@ -134,8 +121,8 @@ def _sql(spec: QuerySpec, files: list[Path], cached: bool) -> tuple[str, list[An
 
 
 def _metric_sql(metric: Metric) -> str:
-    columns = {c.part.name: _quote(c.name) for c in state_columns(metric)}
-    return f"{KINDS[metric.kind].finish.format(**columns)} AS {_quote(metric.name)}"
+    columns = {c.part.name: quote(c.name) for c in state_columns(metric)}
+    return f"{KINDS[metric.kind].finish.format(**columns)} AS {quote(metric.name)}"
 
 
 def union_estimate(sketches: list[bytes] | None, union: hll_union | None = None) -> int:
@@ -150,7 +137,3 @@ def union_estimate(sketches: list[bytes] | None, union: hll_union | None = None)
     for blob in sketches:
         union.update(hll_sketch.deserialize(blob))
     return round(union.get_estimate())
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'

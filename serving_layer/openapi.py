@@ -25,8 +25,11 @@ class ViewList(BaseModel):
 
 
 class BatchMeta(Open):
-    version: str | None = Field(description="the batch version served, null before the first")
-    events: int = Field(description="distinct events the batch version covers")
+    version: str | None = Field(
+        description="the batch version served (while partitions switch one by one, the oldest "
+        "one still served), null before the first"
+    )
+    events: int = Field(description="distinct events the batch side covers")
     computed_at: str | None
     duration_s: float | None = None
 
@@ -34,7 +37,9 @@ class BatchMeta(Open):
 class SpeedMeta(Open):
     events: int = Field(description="distinct events in the speed view")
     lag: int | None = Field(description="events on the topic not reflected yet; null: no broker")
-    snapshot: str | None = None
+    snapshot: str | None = Field(
+        default=None, description="the newest partition snapshot: p=<partition>/<sequence>"
+    )
     written_at: str | None = None
     age_s: float | None = None
 
@@ -77,12 +82,31 @@ class ArchiveStatus(Open):
     lag: int | None
 
 
+class PartitionStatus(Open):
+    batch_version: str | None = Field(description="the batch version its speed state continues")
+    next_offset: int = Field(description="the first offset its speed state does not reflect")
+    events: int
+    written_at: str
+    replica: str = Field(description="the speed-layer replica that wrote it")
+
+
+class Replica(Open):
+    id: str
+    pid: int
+    partitions: list[int]
+    idle: bool = Field(description="owns no partition: more replicas than partitions")
+
+
 class Health(Open):
     status: str
     broker: bool
     batch: BatchMeta
     speed: SpeedMeta
     archive: ArchiveStatus
+    partitions: dict[str, PartitionStatus] = Field(
+        description="per partition (and 'earlier': earlier topic generations), its speed state"
+    )
+    replicas: list[Replica] = Field(description="the live speed-layer replicas")
 
 
 class Unhealthy(BaseModel):

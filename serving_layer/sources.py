@@ -3,102 +3,171 @@
 import logging
 import threading
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from common.errors import BrokerError
 from common.kafka import EndOffsets, bootstrap_reachable
-from common.lake import BatchVersion, Lake, SpeedPointer
+from common.lake import BatchVersion, Lake
+from common.metrics import SLICE_COLUMNS
 from common.settings import CommonSettings
+from common.speed_store import EARLIER, SlicePointer, SliceStore, read_members, read_pointers
 from common.timeutil import now_ms, parse_rfc3339
 from common.views import View
 from serving_layer.definitions import pending_reason
 
 log = logging.getLogger("serving")
+GENERATION, PARTITION = SLICE_COLUMNS
+
+
+@dataclass(frozen=True)
+class BatchPart:
+    """The rows of one batch version that answer: those of the slices paired with it, or
+    (``complement``, the newest version) every row but those of the slices paired elsewhere."""
+
+    version: BatchVersion
+    partitions: frozenset[int]
+    complement: bool
+
+    def condition(self, generation: int) -> tuple[str, list[Any]] | None:
+        """The SQL condition (and its parameters) on the hidden slice columns; None: all."""
+        if self.complement and not self.partitions:
+            return None
+        terms: list[str] = []
+        params: list[Any] = []
+        current = sorted(p for p in self.partitions if p != EARLIER)
+        if current:
+            marks = ", ".join("?" for _ in current)
+            terms.append(f"({GENERATION} = ? AND {PARTITION} IN ({marks}))")
+            params += [generation, *current]
+        if EARLIER in self.partitions:
+            terms.append(f"{GENERATION} < ?")
+            params.append(generation)
+        condition = " OR ".join(terms) if terms else "false"
+        return (f"NOT ({condition})" if self.complement else condition), params
+
+    def key(self) -> Hashable:
+        return (self.version.version, self.partitions, self.complement)
 
 
 @dataclass(frozen=True)
 class Served:
-    """A consistent pair: the speed snapshot and the batch version it was built on."""
+    """What answers now: per slice (partition, or the earlier generations) its speed snapshot
+    and the batch version it continues; the newest batch version for slices without one."""
 
-    batch: BatchVersion | None
-    speed: SpeedPointer | None
     generation: int
     lake: Lake
+    newest: BatchVersion | None
+    slices: dict[int, SlicePointer]
+    versions: dict[str, BatchVersion]
+
+    def base_of(self, partition: int) -> BatchVersion | None:
+        """The batch version paired with a slice."""
+        pointer = self.slices.get(partition)
+        if pointer is None:
+            return self.newest
+        return None if pointer.base_version is None else self.versions[pointer.base_version]
+
+    def batch_parts(self) -> list[BatchPart]:
+        newest = self.newest.version if self.newest else None
+        elsewhere: dict[str | None, set[int]] = {}
+        for partition, pointer in self.slices.items():
+            if pointer.base_version != newest:
+                elsewhere.setdefault(pointer.base_version, set()).add(partition)
+        parts = []
+        if self.newest is not None:
+            moved = frozenset(p for group in elsewhere.values() for p in group)
+            parts.append(BatchPart(self.newest, moved, complement=True))
+        for version, partitions in sorted(elsewhere.items(), key=lambda kv: str(kv[0])):
+            if version is not None:
+                parts.append(BatchPart(self.versions[version], frozenset(partitions), False))
+        return parts
 
     def pending(self, view: View, source: str) -> str | None:
-        """Why this pair cannot answer ``view`` (its data is of another definition), or None."""
-        return pending_reason(view, source, self.batch, self.speed)
+        """Why this pairing cannot answer ``view`` (its data is of another definition)."""
+        batches = [part.version for part in self.batch_parts()]
+        return pending_reason(view, source, batches, list(self.slices.values()))
 
-    def batch_files(self, view: str) -> list[Path]:
-        if self.batch is None:
-            return []
-        return sorted(self.lake.view_dir(self.batch.version, view).glob("*.parquet"))
+    def batch_files(self, part: BatchPart, view: str) -> list[Path]:
+        """A batch part's files of ``view``; FileNotFoundError if the version was collected."""
+        directory = self.lake.view_dir(part.version.version, view)
+        files = sorted(directory.glob("*.parquet"))
+        if not files:
+            raise FileNotFoundError(directory)
+        return files
 
     def speed_files(self, view: str) -> list[Path]:
-        if self.speed is None:
-            return []
-        path = self.lake.snapshot_dir(self.speed.snapshot) / f"{view}.parquet"
-        return [path] if path.exists() else []
+        """Every slice's files of ``view`` (their rows add up)."""
+        return [
+            path
+            for pointer in self.slices.values()
+            for path in SliceStore(self.lake, pointer.generation, pointer.partition).view_files(
+                pointer, view
+            )
+        ]
 
-    def files(self, view: str, source: str) -> tuple[list[Path], list[Path]]:
-        """The batch and the speed state files answering ``view`` from ``source`` (a view that
-        :meth:`pending` lets through); FileNotFoundError if the pair was collected under us."""
-        batch = self.batch_files(view) if source in ("merged", "batch") else []
-        speed = self.speed_files(view) if source in ("merged", "speed") else []
-        if source in ("merged", "batch") and self.batch is not None and not batch:
-            raise FileNotFoundError(self.lake.view_dir(self.batch.version, view))
-        if source in ("merged", "speed") and self.speed is not None and not speed:
-            raise FileNotFoundError(self.lake.snapshot_dir(self.speed.snapshot) / view)
-        return batch, speed
+    def lag(self, ends: dict[int, int]) -> int:
+        """Events on the topic (or archived from an earlier generation) the answer lacks."""
+        behind = 0
+        for partition, end in ends.items():
+            pointer = self.slices.get(partition)
+            if pointer is not None:
+                reflected = pointer.next_offset
+            else:
+                covered = self.newest.next_offsets(self.generation) if self.newest else {}
+                reflected = covered.get(partition, 0)
+            behind += max(0, end - reflected)
+        return behind + self.unreflected_archive() + self.unread()
 
     def unreflected_archive(self) -> int:
-        """Archived events of earlier topic generations that the served pair lacks.
-
-        A speed snapshot of the current generation holds them (the speed layer folds them in
-        when it builds its state); a snapshot left from an earlier run, or none, may not.
-        """
-        if self.speed is not None and self.speed.generation == self.generation:
+        """Archived events of earlier topic generations that neither the newest batch version
+        nor a snapshot of the earlier generations holds."""
+        if EARLIER in self.slices:
             return 0
-        covered = self.batch.covered() if self.batch else {}
-        if self.speed is not None:
-            in_speed = covered.setdefault(self.speed.generation, {})
-            for partition, next_offset in self.speed.offsets.items():
-                in_speed[partition] = max(in_speed.get(partition, 0), next_offset)
-        return sum(
-            f.end - start
-            for f, start in self.lake.backlog(self.generation, covered)
-            # a snapshot's own rebuild folded in the generations before its own
-            if self.speed is None or f.generation >= self.speed.generation
-        )
+        covered = self.newest.covered() if self.newest else {}
+        return sum(f.end - start for f, start in self.lake.backlog(self.generation, covered))
 
     def unread(self) -> int:
-        """Offsets the speed view is past that nobody read: retention deleted them before
+        """Offsets the speed views are past that nobody read: retention deleted them before
         the archiver got them. The answer lacks them, so the lag never reaches 0."""
-        if self.speed is None or self.speed.generation != self.generation:
-            return 0
-        return sum(self.speed.missing.values())
+        return sum(pointer.missing for pointer in self.slices.values())
 
-    def speed_offsets(self) -> dict[int, int]:
-        """Per partition of the current generation, the first offset the speed view lacks."""
-        if self.speed is not None and self.speed.generation == self.generation:
-            return self.speed.offsets
-        return self.batch.next_offsets(self.generation) if self.batch else {}
+    def batch_events(self) -> int:
+        """Distinct events the batch side of the answer holds, slice by slice."""
+        if not self.slices:
+            return self.newest.events if self.newest else 0
+        partitions = set(self.slices) - {EARLIER}
+        for version in (self.newest, *self.versions.values()):
+            if version is not None:
+                partitions |= set(version.partition_events.get(self.generation, {}))
+        total = 0
+        for partition in partitions:
+            base = self.base_of(partition)
+            total += base.events_of(self.generation, partition) if base else 0
+        earlier = self.base_of(EARLIER)
+        return total + (earlier.events_before(self.generation) if earlier else 0)
+
+    def oldest_version(self) -> BatchVersion | None:
+        """The oldest batch version the answer uses: it holds at least that."""
+        used = [part.version for part in self.batch_parts()]
+        return min(used, key=lambda v: v.version, default=None)
 
 
 def resolve(lake: Lake) -> Served:
-    """Pair the current speed snapshot with its base batch version (or the newest batch)."""
+    """Every slice's snapshot, paired with the batch version it is based on."""
     generation = lake.read_generation()
-    pointer = lake.read_speed_pointer()
-    if pointer is not None:
-        batch = lake.read_version(pointer.base_version) if pointer.base_version else None
-        if pointer.base_version and batch is None:
+    slices = read_pointers(lake, generation)
+    newest = lake.read_manifest()
+    versions: dict[str, BatchVersion] = {}
+    for base in {p.base_version for p in slices.values() if p.base_version is not None}:
+        found = newest if newest and newest.version == base else lake.read_version(base)
+        if found is None:
             # Collected between reading the pointer and the version: the caller retries.
-            raise FileNotFoundError(lake.versions / pointer.base_version / "version.json")
-    else:
-        batch = lake.read_manifest()
-    return Served(batch=batch, speed=pointer, generation=generation, lake=lake)
+            raise FileNotFoundError(lake.versions / base / "version.json")
+        versions[base] = found
+    return Served(generation, lake, newest, slices, versions)
 
 
 class LagProbe:
@@ -123,13 +192,6 @@ class LagProbe:
                 log.warning("cannot read end offsets: %s", exc)
                 self._close()
                 return None
-
-    @staticmethod
-    def lag(served: Served, ends: dict[int, int]) -> int:
-        """Events on the topic (or archived from an earlier run) the served pair lacks."""
-        reflected = served.speed_offsets()
-        on_topic = sum(max(0, end - reflected.get(p, 0)) for p, end in ends.items())
-        return on_topic + served.unreflected_archive() + served.unread()
 
     def close(self) -> None:
         with self._lock:
@@ -160,24 +222,52 @@ def archive_status(lake: Lake, generation: int, ends: dict[int, int] | None) -> 
 
 def meta(served: Served, lag: int | None, source: str) -> dict[str, Any]:
     """The ``meta`` block of an answer."""
-    batch = served.batch
-    speed = served.speed
+    batch = served.oldest_version()
+    newest = max(served.slices.values(), key=lambda p: p.written_at, default=None)
     speed_age = None
-    if speed is not None:
-        speed_age = round((now_ms() - parse_rfc3339(speed.written_at)) / 1000, 3)
+    if newest is not None:
+        speed_age = round((now_ms() - parse_rfc3339(newest.written_at)) / 1000, 3)
     return {
         "source": source,
         "batch": {
             "version": batch.version if batch else None,
-            "events": batch.events if batch else 0,
+            "events": served.batch_events(),
             "computed_at": batch.computed_at if batch else None,
             "duration_s": batch.duration_s if batch else None,
         },
         "speed": {
-            "events": speed.events if speed else 0,
+            "events": sum(p.events for p in served.slices.values()),
             "lag": lag,
-            "snapshot": speed.snapshot if speed else None,
-            "written_at": speed.written_at if speed else None,
+            "snapshot": _snapshot_name(newest),
+            "written_at": newest.written_at if newest else None,
             "age_s": speed_age,
         },
     }
+
+
+def _snapshot_name(pointer: SlicePointer | None) -> str | None:
+    """The newest slice snapshot, as ``p=<partition>/<sequence>``."""
+    if pointer is None:
+        return None
+    where = "earlier" if pointer.partition == EARLIER else f"p={pointer.partition}"
+    return f"{where}/{pointer.sequence}"
+
+
+def partitions_status(served: Served) -> dict[str, dict[str, Any]]:
+    """Per slice: the batch version it is paired with, its offset and owner."""
+    found: dict[str, dict[str, Any]] = {}
+    for partition, pointer in sorted(served.slices.items()):
+        found["earlier" if partition == EARLIER else str(partition)] = {
+            "batch_version": pointer.base_version,
+            "next_offset": pointer.next_offset,
+            "events": pointer.events,
+            "written_at": pointer.written_at,
+            "replica": pointer.owner,
+        }
+    return found
+
+
+def replicas_status(lake: Lake) -> list[dict[str, Any]]:
+    """The live speed-layer replicas and the partitions each owns; a replica without any
+    (more replicas than partitions) is idle."""
+    return [{**member, "idle": not member.get("partitions")} for member in read_members(lake)]

@@ -1,30 +1,37 @@
-"""The speed-layer process: consume, fold, snapshot; rebuild onto every new batch version.
+"""A speed-layer replica: owns some partitions, folds their events, snapshots each on its own.
 
-The state always reflects exactly the events after the offsets of its base batch version
-(plus archived events of earlier topic generations that no batch covers yet). When a newer
-batch version is published, a fresh state is built from that version's offsets up to at
-least the position already served, and only then does a snapshot name the new base, so the
-serving layer's answers never lose an event they have shown.
+Each owned partition (a slice) has a state reflecting exactly the events after the offsets of
+its base batch version, published as its own chain of snapshot files. When a newer batch
+version is published, the replica builds each slice's new state one partition at a time,
+from that version's offsets with a second consumer, while the old state keeps being served
+and kept current; the new one replaces it only once it has caught up, so the answers never
+lose an event they have shown and never stop getting fresher. Which replica owns which
+partition follows the live replicas (``speed_layer.membership``); a slice that changes
+owner continues from its last snapshot.
 """
 
+import contextlib
 import logging
+import os
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge, Histogram
 
 from common.errors import EventError
-from common.events import decode_event
-from common.kafka import OffsetsOutOfRange, TopicConsumer
+from common.events import Event, decode_event
+from common.kafka import Every, OffsetsOutOfRange, TopicConsumer
 from common.lake import BatchVersion, Lake
 from common.lifecycle import run_service, stop_event_on_signals
-from common.locks import exclusive
 from common.master import archived_after, read_events
+from common.speed_store import EARLIER, SliceStore, remove_stale, try_lock
 from common.views import Catalog, load_catalog
+from speed_layer.membership import Membership, assignment
 from speed_layer.settings import SpeedSettings
-from speed_layer.snapshots import SnapshotWriter
-from speed_layer.speed_state import SpeedState
+from speed_layer.slice_state import SliceState
+from speed_layer.snapshots import SlicePublisher
 
 log = logging.getLogger("speed")
 
@@ -38,216 +45,380 @@ BATCH_SECONDS = Histogram(
 LAG = Gauge(
     "lambda_speed_lag", "Records on the topic not folded in yet, per partition", ["partition"]
 )
+OWNED = Gauge("lambda_speed_partitions", "Partitions this replica owns")
 MANIFEST_CHECK_SECONDS = 0.2
-CATCH_UP_STALL_SECONDS = 10.0
+REBALANCE_SECONDS = 0.5
+CATCH_UP_RECORDS = 5_000
+"""Records a new state reads per loop turn while it is built: the live path never waits
+longer than one such chunk."""
 
 
-class SpeedLayer:
-    """Keeps the speed views of one data directory and publishes their snapshots."""
+@dataclass
+class OwnedSlice:
+    """A partition this replica owns: the state served, and one being built onto a newer
+    batch version (fed by the catch-up consumer, or by the main one when nothing is served)."""
 
-    def __init__(self, settings: SpeedSettings, lake: Lake, catalog: Catalog) -> None:
+    partition: int
+    publisher: SlicePublisher
+    lock_fd: int
+    current: SliceState | None = None
+    pending: SliceState | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def fed_by_main(self) -> SliceState:
+        """The state the main consumer's records of this partition go to."""
+        state = self.current or self.pending
+        assert state is not None
+        return state
+
+
+class SpeedReplica:
+    """One speed-layer process of a data directory."""
+
+    def __init__(
+        self,
+        settings: SpeedSettings,
+        lake: Lake,
+        catalog: Catalog,
+        replica_id: str | None = None,
+    ) -> None:
         self.settings = settings
         self.lake = lake
         self.catalog = catalog
         self.generation = lake.read_generation()
-        self.writer = SnapshotWriter(lake, settings.speed_keep_snapshots)
-        self.state = SpeedState(catalog)
-        self.base: BatchVersion | None = None
-        self.written_offsets: dict[int, int] | None = None
+        self.membership = Membership(lake, replica_id)
+        self.slices: dict[int, OwnedSlice] = {}
+        self.manifest: BatchVersion | None = lake.read_manifest()
+        self.building: int | None = None  # the partition the catch-up consumer reads
+        self.earlier_fd: int | None = None
         self.stop = threading.Event()
-        # False while the consumer's positions do not match self.state (before the first
-        # build, and during a rebuild): no snapshot may be written then.
-        self.consistent = False
+        self.rebalance_seconds = REBALANCE_SECONDS
+
+    @property
+    def id(self) -> str:
+        return self.membership.id
 
     def run(self, stop: threading.Event) -> None:
         self.stop = stop
-        with exclusive(self.lake.speed / ".lock", "speed layer"):
-            consumer = TopicConsumer.connect(self.settings, max_poll_records=20_000)
-            try:
-                self._run(consumer, stop)
-            finally:
-                consumer.close()
-
-    def _run(self, consumer: TopicConsumer, stop: threading.Event) -> None:
-        consumer.assign(dict.fromkeys(consumer.partitions(), 0))
-        previous = self.lake.read_speed_pointer()
-        served = previous.offsets if previous and previous.generation == self.generation else {}
-        self._rebuild(consumer, self.lake.read_manifest(), served)
-        last_write = last_check = time.monotonic()
-        while not stop.is_set():
-            self._poll(consumer, self.state, timeout_ms=50)
-            self._add_new_partitions(consumer)
-            now = time.monotonic()
-            if now - last_check >= MANIFEST_CHECK_SECONDS:
-                last_check = now
-                manifest = self.lake.read_manifest()
-                if manifest is not None and (
-                    self.base is None or manifest.version != self.base.version
-                ):
-                    self._rebuild(consumer, manifest, consumer.positions())
-            if now - last_write >= self.settings.speed_snapshot_seconds:
-                last_write = now
-                self._snapshot(consumer)
-        self._snapshot(consumer)  # what was read before the stop is served after it
-
-    def _poll(self, consumer: TopicConsumer, state: SpeedState, timeout_ms: int) -> int:
+        self.membership.join()
+        consumer = TopicConsumer.connect(self.settings, max_poll_records=20_000)
+        catch_up = TopicConsumer.connect(self.settings, max_poll_records=CATCH_UP_RECORDS)
         try:
-            batches = consumer.poll(timeout_ms=timeout_ms)
-        except OffsetsOutOfRange as exc:
-            self._past_retention(consumer, state, exc)
-            return 0
-        started = time.perf_counter()
-        count = 0
-        for records in batches.values():
-            for record in records:
-                try:
-                    state.apply(decode_event(record.value))
-                except EventError as exc:
-                    REJECTED.inc()
-                    log.warning(
-                        "skipped record %d of partition %d: %s",
-                        record.offset,
-                        record.partition,
-                        exc,
-                    )
-                count += 1
-        if count:
-            RECORDS.inc(count)
-            BATCH_SECONDS.observe(time.perf_counter() - started)
-        for partition, behind in consumer.lag().items():
-            LAG.labels(str(partition)).set(behind)
-        return count
+            self._run(consumer, catch_up, stop)
+        finally:
+            consumer.close()
+            catch_up.close()
+            self.membership.leave()
 
-    def _snapshot(self, consumer: TopicConsumer, force: bool = False) -> None:
-        if not self.consistent:
+    def _run(self, consumer: TopicConsumer, catch_up: TopicConsumer, stop: threading.Event) -> None:
+        self.consumer, self.catch_up = consumer, catch_up
+        remove_stale(self.lake, self.generation)
+        log.info("speed replica %s started", self.id)
+        rebalance = Every(self.rebalance_seconds)
+        manifest_check = Every(MANIFEST_CHECK_SECONDS)
+        snapshot = Every(self.settings.speed_snapshot_seconds)
+        try:
+            self._rebalance()
+            while not stop.is_set():
+                self._poll_main()
+                if manifest_check.due():
+                    self._check_manifest()
+                self._build_step()
+                if rebalance.due():
+                    self._rebalance()
+                if snapshot.due():
+                    self._publish_all()
+        finally:
+            for partition in list(self.slices):
+                self._release(partition)  # what was read before the stop is served after it
+            self._release_earlier()
+
+    # -- the live path ------------------------------------------------------------------
+    def _poll_main(self) -> None:
+        if not self.consumer.assigned:
+            self.stop.wait(0.1)
             return
-        offsets = consumer.positions()
-        changed = any(v.changed for v in self.state.views.values())
-        if force or changed or offsets != self.written_offsets:
-            base = self.base.version if self.base else None
-            self.writer.write(self.state, base, self.generation, offsets)
-            self.written_offsets = offsets
+        batches = self._poll(self.consumer, 50)
+        for partition, records in batches.items():
+            owned = self.slices.get(partition)
+            if owned is not None:
+                self._fold(owned.fed_by_main, records)
+                if owned.current is None:
+                    self._publish_pending_if_caught_up(owned)
+        for partition, behind in self.consumer.lag().items():
+            LAG.labels(str(partition)).set(behind)
 
-    def _rebuild(
-        self, consumer: TopicConsumer, manifest: BatchVersion | None, target: dict[int, int]
-    ) -> None:
-        """Build the state for ``manifest`` from its offsets up to at least ``target``."""
-        started = time.monotonic()
-        self.consistent = False
-        state = SpeedState(self.catalog)
-        backlog = self._apply_backlog(state, manifest)
-        starts = manifest.next_offsets(self.generation) if manifest else {}
-        self._start(consumer, state, {p: starts.get(p, 0) for p in consumer.assigned})
-        if not self._catch_up(consumer, state, target):
-            return  # stopped: the old pair stays served
-        self.state, self.base = state, manifest
-        self.consistent = True
-        self.writer.forget_previous()
-        self._snapshot(consumer, force=True)
-        log.info(
-            "speed views rebuilt on batch version %s: %d events (%d from earlier generations) "
-            "in %.1fs",
-            manifest.version if manifest else "none",
-            state.events,
-            backlog,
-            time.monotonic() - started,
-        )
+    def _poll(self, consumer: TopicConsumer, timeout_ms: int) -> dict[int, list]:
+        try:
+            return consumer.poll(timeout_ms=timeout_ms)
+        except OffsetsOutOfRange as exc:
+            consumer.log_starts_past(exc)
+            log.warning("retention deleted offsets not read yet: %s", exc.positions)
+            for partition in exc.positions:
+                owned = self.slices.get(partition)
+                if owned is None:
+                    continue
+                fed = owned.pending if consumer is self.catch_up else owned.fed_by_main
+                if fed is not None:
+                    self._assign(consumer, partition, fed)
+            return {}
 
-    def _start(self, consumer: TopicConsumer, state: SpeedState, starts: dict[int, int]) -> None:
-        """Assign (or seek) partitions to the offsets ``state`` continues from; what the log
-        no longer holds is read from the archive, and Kafka continues where that ends."""
-        log_starts = consumer.beginning_offsets(starts)
-        consumer.assign(
-            {
-                p: self._read_archive(state, p, offset, log_starts[p])
-                if offset < log_starts[p]
-                else offset
-                for p, offset in starts.items()
-            }
-        )
-
-    def _read_archive(self, state: SpeedState, partition: int, first: int, log_start: int) -> int:
-        """Fold in the archived events of ``partition`` from ``first`` up to the log start,
-        which the log no longer holds; return where reading the log goes on. Offsets that
-        neither the log nor the archive holds (the archiver was behind retention) are an
-        error, counted as missing."""
-        position = first
-        for f in archived_after(self.lake, self.generation, partition, first):
-            if position >= log_start or f.first > log_start:
-                break  # the log holds the rest
-            if f.first > position:
-                self._lost(state, partition, position, f.first)
-            for event in read_events(f.path, start=position):
-                state.apply(event)
-            position = f.end
-        if position < log_start:
-            self._lost(state, partition, position, log_start)
-            position = log_start
-        return position
+    def _fold(self, state: SliceState, records: list) -> None:
+        started = time.perf_counter()
+        for record in records:
+            state.apply_record(record.offset, self._decode(record))
+        RECORDS.inc(len(records))
+        BATCH_SECONDS.observe(time.perf_counter() - started)
 
     @staticmethod
-    def _lost(state: SpeedState, partition: int, first: int, end: int) -> None:
-        """Offsets ``first`` to ``end`` - 1 are in neither the log nor the archive."""
+    def _decode(record: object) -> Event | None:
+        try:
+            return decode_event(record.value)  # type: ignore[attr-defined]
+        except EventError as exc:
+            REJECTED.inc()
+            log.warning(
+                "skipped record %d of partition %d: %s",
+                record.offset,  # type: ignore[attr-defined]
+                record.partition,  # type: ignore[attr-defined]
+                exc,
+            )
+            return None
+
+    def _publish_all(self) -> None:
+        for owned in self.slices.values():
+            self._publish_if_moved(owned)
+
+    @staticmethod
+    def _publish_if_moved(owned: OwnedSlice) -> None:
+        """Publish the served state if it moved since its last snapshot."""
+        state, pointer = owned.current, owned.publisher.pointer
+        if state is None:
+            return
+        if (
+            state.changed
+            or pointer is None
+            or pointer.next_offset != state.next_offset
+            or pointer.missing != state.missing
+        ):
+            owned.publisher.publish(state)
+
+    # -- switching to a newer batch version, one partition at a time --------------------
+    def _check_manifest(self) -> None:
+        manifest = self.lake.read_manifest()
+        if manifest is None or (self.manifest and manifest.version == self.manifest.version):
+            return
+        self.manifest = manifest
+        if self.earlier_fd is not None:
+            self._refresh_earlier()
+
+    def _build_step(self) -> None:
+        """Start the next partition's switch, or read one chunk into the one under way."""
+        if self.building is None:
+            self._start_next_switch()
+            return
+        owned = self.slices.get(self.building)
+        if owned is None or owned.pending is None or owned.current is None:
+            self._stop_building()
+            return
+        batches = self._poll(self.catch_up, 10)
+        records = batches.get(self.building, [])
+        if records:
+            self._fold(owned.pending, records)
+        if owned.pending.next_offset >= owned.current.next_offset:
+            self._switch(owned)
+
+    def _start_next_switch(self) -> None:
+        manifest = self.manifest
+        if manifest is None:
+            return
+        for owned in self.slices.values():
+            current = owned.current
+            if current is None or owned.pending is not None:
+                continue
+            if current.base_version == manifest.version:
+                continue
+            start = manifest.next_offsets(self.generation).get(owned.partition, 0)
+            owned.pending = SliceState(self.catalog, manifest.version, start)
+            owned.started = time.monotonic()
+            if start >= current.next_offset:
+                self._switch(owned)  # the batch covers all the served state has
+            else:
+                self.building = owned.partition
+                self._assign(self.catch_up, owned.partition, owned.pending)
+            return
+
+    def _switch(self, owned: OwnedSlice) -> None:
+        """Serve the new state from now on (it has caught up with the old one)."""
+        new, old = owned.pending, owned.current
+        assert new is not None
+        owned.publisher.publish(new, fresh=True)
+        owned.current, owned.pending = new, None
+        self.consumer.seek(owned.partition, new.next_offset)
+        if self.building == owned.partition:
+            self._stop_building()
+        log.info(
+            "partition %d switched to batch version %s at offset %d (%d events since it; "
+            "built in %.1fs; was on %s)",
+            owned.partition,
+            new.base_version,
+            new.next_offset,
+            new.events,
+            time.monotonic() - owned.started,
+            old.base_version if old else "nothing",
+        )
+
+    def _stop_building(self) -> None:
+        if self.building is not None:
+            self.catch_up.unassign([self.building])
+        self.building = None
+
+    def _publish_pending_if_caught_up(self, owned: OwnedSlice) -> None:
+        """A slice with nothing of its own to continue is served once its new state has read
+        as far as the pointer already served (never going back on what answers showed)."""
+        pending = owned.pending
+        if pending is not None and pending.next_offset >= owned.publisher.published_offset:
+            owned.publisher.publish(pending, fresh=True)
+            owned.current, owned.pending = pending, None
+            log.info(
+                "partition %d served from offset %d on batch version %s",
+                owned.partition,
+                pending.next_offset,
+                pending.base_version,
+            )
+
+    # -- ownership ------------------------------------------------------------------------
+    def _rebalance(self) -> None:
+        partitions = self.consumer.partitions()
+        mine = set(assignment(self.membership.live(), partitions)[self.id])
+        for partition in sorted(set(self.slices) - mine):
+            self._release(partition)
+        for partition in sorted(mine - set(self.slices)):
+            self._acquire(partition)
+        if partitions and min(partitions) in self.slices:
+            if self.earlier_fd is None:
+                self._refresh_earlier()
+        else:
+            self._release_earlier()
+        OWNED.set(len(self.slices))
+        self.membership.report(list(self.slices))
+
+    def _acquire(self, partition: int) -> None:
+        """Take a partition over: continue its last snapshot, or build it anew."""
+        store = SliceStore(self.lake, self.generation, partition)
+        fd = try_lock(store.lock_path)
+        if fd is None:
+            return  # its previous owner has not let go yet: next round
+        publisher = SlicePublisher(store, self.catalog, self.id)
+        pointer = publisher.pointer
+        owned = OwnedSlice(partition, publisher, fd)
+        if pointer is not None and pointer.fingerprints == self.catalog.fingerprints():
+            owned.current = SliceState(
+                self.catalog,
+                pointer.base_version,
+                pointer.next_offset,
+                store.read_ids(pointer),
+                pointer.missing,
+            )
+        else:
+            base = self.manifest
+            start = base.next_offsets(self.generation).get(partition, 0) if base else 0
+            owned.pending = SliceState(self.catalog, base.version if base else None, start)
+        store.retire_unreferenced(pointer)
+        self.slices[partition] = owned
+        self._assign(self.consumer, partition, owned.fed_by_main)
+        if owned.current is None:
+            self._publish_pending_if_caught_up(owned)
+        log.info(
+            "partition %d taken over at offset %d (%s) in %.2fs",
+            partition,
+            owned.fed_by_main.next_offset,
+            "from its snapshot" if owned.current else "built from the batch version",
+            time.monotonic() - owned.started,
+        )
+
+    def _release(self, partition: int) -> None:
+        """Give a partition up after a last snapshot, for its next owner to continue."""
+        owned = self.slices.pop(partition)
+        self._publish_if_moved(owned)
+        if self.building == partition:
+            self._stop_building()
+        self.consumer.unassign([partition])
+        with contextlib.suppress(KeyError):
+            LAG.remove(str(partition))
+        os.close(owned.lock_fd)
+        log.info("partition %d released", partition)
+
+    # -- the slice of earlier topic generations ------------------------------------------
+    def _refresh_earlier(self) -> None:
+        """Build the earlier generations' state on the newest batch version, if it is not."""
+        store = SliceStore(self.lake, self.generation, EARLIER)
+        if self.earlier_fd is None:
+            self.earlier_fd = try_lock(store.lock_path)
+            if self.earlier_fd is None:
+                return
+        pointer = store.read()
+        base = self.manifest
+        version = base.version if base else None
+        fingerprints = self.catalog.fingerprints()
+        if pointer and pointer.base_version == version and pointer.fingerprints == fingerprints:
+            return
+        backlog = self.lake.backlog(self.generation, base.covered() if base else {})
+        if not backlog and pointer is None:
+            return  # no earlier generation holds anything the batch lacks
+        state = SliceState(self.catalog, version)
+        for f, start in backlog:
+            for event in read_events(f.path, start=start):
+                state.apply(event)
+        SlicePublisher(store, self.catalog, self.id).publish(state, fresh=True)
+        log.info("earlier topic generations: %d events no batch covers", state.events)
+
+    def _release_earlier(self) -> None:
+        if self.earlier_fd is not None:
+            os.close(self.earlier_fd)
+            self.earlier_fd = None
+
+    # -- reading from a start offset: the archive holds what the log no longer does ------
+    def _assign(self, consumer: TopicConsumer, partition: int, state: SliceState) -> None:
+        log_start = consumer.beginning_offsets([partition])[partition]
+        if state.next_offset < log_start:
+            self._read_archive(state, partition, log_start)
+        consumer.assign({partition: state.next_offset})
+
+    def _read_archive(self, state: SliceState, partition: int, log_start: int) -> None:
+        """Fold in the archived events of ``partition`` up to the log start, which the log
+        no longer holds. Offsets that neither holds (the archiver was behind retention) are
+        an error, counted as missing."""
+        for f in archived_after(self.lake, self.generation, partition, state.next_offset):
+            if state.next_offset >= log_start or f.first > log_start:
+                break  # the log holds the rest
+            if f.first > state.next_offset:
+                self._lost(state, partition, f.first)
+            position = state.next_offset
+            for event in read_events(f.path, start=position):
+                state.apply(event)
+            state.next_offset = f.end
+        if state.next_offset < log_start:
+            self._lost(state, partition, log_start)
+
+    @staticmethod
+    def _lost(state: SliceState, partition: int, end: int) -> None:
         log.error(
             "partition %d offsets %d-%d: deleted by retention before they were archived; "
             "no layer has them: answers lack them and the lag counts them",
             partition,
-            first,
+            state.next_offset,
             end - 1,
         )
-        state.missing[partition] = state.missing.get(partition, 0) + end - first
-
-    def _past_retention(
-        self, consumer: TopicConsumer, state: SpeedState, exc: OffsetsOutOfRange
-    ) -> None:
-        """Positions retention deleted while this state was reading: go on from the archive."""
-        consumer.log_starts_past(exc)
-        log.warning("retention deleted offsets not read yet: %s", exc.positions)
-        self._start(consumer, state, exc.positions)
-
-    def _add_new_partitions(self, consumer: TopicConsumer) -> None:
-        """Partitions added to the topic join at the base version's offsets (0 when new)."""
-        new = consumer.new_partitions()
-        if not new:
-            return
-        covered = self.base.next_offsets(self.generation) if self.base else {}
-        starts = {p: covered.get(p, 0) for p in new}
-        log.info("partitions added to the topic: reading them from %s", starts)
-        self._start(consumer, self.state, starts)
-
-    def _catch_up(self, consumer: TopicConsumer, state: SpeedState, target: dict[int, int]) -> bool:
-        """Read into ``state`` up to ``target``; False if asked to stop first.
-
-        A new state is never published short of what was served, so a stalled broker stalls
-        the switch (and shows as lag) rather than making answers go backwards.
-        """
-        last_progress = time.monotonic()
-        while not self.stop.is_set():
-            positions = consumer.positions()
-            if all(positions.get(p, 0) >= offset for p, offset in target.items()):
-                return True
-            if self._poll(consumer, state, timeout_ms=100):
-                last_progress = time.monotonic()
-            elif time.monotonic() - last_progress > CATCH_UP_STALL_SECONDS:
-                log.warning("still catching up to offsets %s (at %s)", target, positions)
-                last_progress = time.monotonic()
-        return False
-
-    def _apply_backlog(self, state: SpeedState, manifest: BatchVersion | None) -> int:
-        """Fold in archived events of earlier topic generations that no batch covers."""
-        applied = 0
-        for f, start in self.lake.backlog(self.generation, manifest.covered() if manifest else {}):
-            for event in read_events(f.path, start=start):
-                applied += state.apply(event)
-        return applied
+        state.skip(state.next_offset, end)
 
 
 def serve() -> None:
-    """Run the speed layer until SIGTERM/SIGINT."""
+    """Run one speed-layer replica until SIGTERM/SIGINT."""
     settings = SpeedSettings()
     lake = Lake(settings.data_dir)
     lake.ensure()
-    SpeedLayer(settings, lake, load_catalog(settings.views_file)).run(stop_event_on_signals())
+    SpeedReplica(settings, lake, load_catalog(settings.views_file)).run(stop_event_on_signals())
 
 
 def main() -> int:

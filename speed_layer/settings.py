@@ -11,4 +11,3 @@ class SpeedSettings(CommonSettings):
     speed_snapshot_seconds: float = Field(
         default=0.2, gt=0, le=1.0, description="longest time between snapshots while events flow"
     )
-    speed_keep_snapshots: int = Field(default=5, ge=2)

@@ -18,7 +18,6 @@ class ViewState:
     def __init__(self, view: View) -> None:
         self.view = view
         self.groups: dict[Key, Slots] = {}
-        self.changed = True
         self._columns = view_state_columns(view)
         # Per state column, its fold and the index of the metric whose input it folds.
         self._folds = [
@@ -35,7 +34,6 @@ class ViewState:
         inputs = [metric_input(m, props) for m in self.view.metrics]
         for slot, (fold, metric) in enumerate(self._folds):
             slots[slot] = fold(slots[slot], inputs[metric])
-        self.changed = True
 
     def to_table(self) -> pa.Table:
         """The state as a table: bucket, dimensions, then the state columns."""

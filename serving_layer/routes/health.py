@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from common.errors import LakeError
 from serving_layer.openapi import HEALTH_RESPONSES, Health
-from serving_layer.sources import archive_status, meta, resolve
+from serving_layer.sources import archive_status, meta, partitions_status, replicas_status, resolve
 from serving_layer.state import StateDep
 
 router = APIRouter(tags=["health"])
@@ -22,11 +22,13 @@ def health(state: StateDep) -> JSONResponse:
     except (LakeError, FileNotFoundError) as exc:
         return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
     ends = state.lag_probe.ends()
-    lag = state.lag_probe.lag(served, ends) if ends is not None else None
+    lag = served.lag(ends) if ends is not None else None
     body: dict[str, Any] = {
         "status": "ok",
         "broker": ends is not None,
         **meta(served, lag, "merged"),
+        "partitions": partitions_status(served),
+        "replicas": replicas_status(state.lake),
         "archive": archive_status(state.lake, served.generation, ends),
         "rejected": state.rejected.summary(state.lake.master_files()),
     }

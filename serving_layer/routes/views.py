@@ -10,6 +10,7 @@ from prometheus_client import Histogram
 
 from common.errors import LakeError
 from serving_layer.batch_cache import cache_key
+from serving_layer.definitions import BATCH_SOURCES, SPEED_SOURCES
 from serving_layer.merge import merge_rows, reduce_states
 from serving_layer.openapi import VIEW_RESPONSES, ViewAnswer, ViewList
 from serving_layer.query_spec import QueryError, QuerySpec, parse_query
@@ -28,15 +29,20 @@ QUERY_SECONDS = Histogram(
 
 
 def _merge(state: ServingState, spec: QuerySpec, served: Served) -> list[dict[str, Any]]:
-    """Merge, reducing the batch side once per (version, query) and reusing it."""
-    batch_files, speed_files = served.files(spec.view.name, spec.source)
-    if not batch_files or served.batch is None:
-        return merge_rows(state.duckdb, spec, speed_files)
-    reduced = state.batch_cache.get(
-        cache_key(served.batch.version, spec),
-        lambda: reduce_states(state.duckdb, spec, batch_files),
-    )
-    return merge_rows(state.duckdb, spec, speed_files, reduced)
+    """Merge, reducing each batch part once per (version, slices, query) and reusing it."""
+    reduced = []
+    if spec.source in BATCH_SOURCES:
+        for part in served.batch_parts():
+            files = served.batch_files(part, spec.view.name)
+            condition = part.condition(served.generation)
+            reduced.append(
+                state.batch_cache.get(
+                    cache_key(part.key(), spec),
+                    lambda f=files, c=condition: reduce_states(state.duckdb, spec, f, c),
+                )
+            )
+    speed = served.speed_files(spec.view.name) if spec.source in SPEED_SOURCES else []
+    return merge_rows(state.duckdb, spec, speed, reduced)
 
 
 def _refuse_if_pending(state: ServingState, served: Served, spec: QuerySpec) -> None:
@@ -101,7 +107,7 @@ def query_view(
             if attempt == READ_ATTEMPTS - 1:
                 raise LakeError(f"the served files kept changing: {exc}") from exc
     end_offsets = ends.result()
-    lag = None if end_offsets is None else state.lag_probe.lag(served, end_offsets)
+    lag = None if end_offsets is None else served.lag(end_offsets)
     answer_meta = meta(served, lag, spec.source)
     elapsed = time.perf_counter() - started
     QUERY_SECONDS.labels(view.name).observe(elapsed)

@@ -14,7 +14,7 @@ from common.lake import Lake
 from common.master import PartitionBuffer, write_master_file
 from common.views import parse_catalog
 from serving_layer.merge import merge_rows
-from speed_layer.speed_state import SpeedState
+from speed_layer.slice_state import SliceState
 from tests.shop_views import purchase_view, spec_of
 
 pytestmark = pytest.mark.integration
@@ -86,7 +86,7 @@ def test_spark_views_equal_the_speed_layers_views(tmp_path):
     settings = BatchSettings(data_dir=lake.root, archive_wait_seconds=0)
     version = run_batch(settings, lake, CATALOG)
 
-    speed = SpeedState(CATALOG)
+    speed = SliceState(CATALOG, None)
     for event in events:
         speed.apply(event)
     assert version.events == speed.events

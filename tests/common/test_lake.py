@@ -11,10 +11,10 @@ from common.lake import (
     BatchVersion,
     Lake,
     MasterFile,
-    SpeedPointer,
     contiguous_coverage,
     write_atomic,
 )
+from common.speed_store import SlicePointer
 
 
 def mf(generation, partition, first, last):
@@ -184,50 +184,12 @@ def test_next_offsets():
     assert version.next_offsets(3) == {}
 
 
-def test_speed_pointer_json_round_trip():
-    pointer = SpeedPointer(
-        snapshot="000042",
-        base_version="000003",
-        generation=2,
-        offsets={0: 10, 3: 0},
-        events=17,
-        written_at="2026-01-31T17:00:00.000000Z",
-        views=("a", "b"),
-    )
-    raw = json.loads(json.dumps(pointer.to_json()))
-    assert raw["offsets"] == {"0": 10, "3": 0}
-    assert SpeedPointer.from_json(raw) == pointer
-
-
-def test_speed_pointer_without_base_version_or_views():
-    raw = {
-        "snapshot": "000001",
-        "base_version": None,
-        "generation": 1,
-        "offsets": {},
-        "events": 0,
-        "written_at": "2026-01-31T17:00:00Z",
-    }
-    pointer = SpeedPointer.from_json(raw)
-    assert pointer.base_version is None
-    assert pointer.views == ()
-    assert pointer.offsets == {}
-
-
 def test_manifest_publish_and_read(tmp_path):
     lake = Lake(tmp_path)
     assert lake.read_manifest() is None
     lake.publish_manifest(a_version("000001"))
     lake.publish_manifest(a_version("000002"))
     assert lake.read_manifest() == a_version("000002")
-
-
-def test_speed_pointer_publish_and_read(tmp_path):
-    lake = Lake(tmp_path)
-    assert lake.read_speed_pointer() is None
-    pointer = SpeedPointer("000001", None, 1, {0: 3}, 3, "2026-01-31T17:00:00Z", ("v",))
-    lake.publish_speed_pointer(pointer)
-    assert lake.read_speed_pointer() == pointer
 
 
 def test_a_corrupt_manifest_is_a_lake_error(tmp_path):
@@ -255,8 +217,9 @@ def test_versions_are_numbered_after_the_newest(tmp_path):
 def test_fingerprints_round_trip_and_files_written_before_them_have_none():
     fingerprints = {"page_views_by_page": "f1", "revenue_by_country": "f2"}
     version = BatchVersion("000001", "t", 1, {1: {0: 0}}, tuple(fingerprints), 1.0, fingerprints)
-    pointer = SpeedPointer("000001", "000001", 1, {0: 1}, 0, "t", tuple(fingerprints), fingerprints)
-    for kind, written in ((BatchVersion, version), (SpeedPointer, pointer)):
+    pointer = SlicePointer(1, 0, "000001", 1, 0, "t", dict.fromkeys(fingerprints, ()),
+                           fingerprints=fingerprints)  # fmt: skip
+    for kind, written in ((BatchVersion, version), (SlicePointer, pointer)):
         raw = json.loads(json.dumps(written.to_json()))
         assert raw["fingerprints"] == fingerprints
         assert kind.from_json(raw) == written

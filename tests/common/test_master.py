@@ -15,7 +15,7 @@ from common.master import (
     write_master_file,
 )
 from common.views import parse_catalog
-from speed_layer.speed_state import SpeedState
+from speed_layer.slice_state import SliceState
 from tests.shop_views import purchase_view
 
 
@@ -110,7 +110,7 @@ def test_archived_props_that_ingest_would_refuse_read_without_crashing(tmp_path)
     events = list(read_events(path))
     assert [e.props for e in events] == [{"country": {"x": 1}, "amount": [1]}, {}]
     view = purchase_view("v", "hour", ["country"])
-    state = SpeedState(parse_catalog({"views": [view]}))
+    state = SliceState(parse_catalog({"views": [view]}), None)
     for event in events:
         state.apply(event)
     [row] = state.views["v"].to_table().to_pylist()

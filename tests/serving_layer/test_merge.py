@@ -516,10 +516,10 @@ def test_a_reduced_batch_side_merges_like_the_batch_files(events, two_files, par
     connection = duckdb.connect()
     spec = spec_of(SALES, **params)
     reduced = reduce_states(connection, spec, [batch_file])
-    assert merge_rows(connection, spec, [speed_file], reduced) == merge_rows(
+    assert merge_rows(connection, spec, [speed_file], [reduced]) == merge_rows(
         connection, spec, [batch_file, speed_file]
     )
-    assert merge_rows(connection, spec, [], reduced) == merge_rows(connection, spec, [batch_file])
+    assert merge_rows(connection, spec, [], [reduced]) == merge_rows(connection, spec, [batch_file])
 
 
 def test_a_reduced_batch_side_holds_one_sketch_per_group(events, two_files):
@@ -528,7 +528,7 @@ def test_a_reduced_batch_side_holds_one_sketch_per_group(events, two_files):
     reduced = reduce_states(connection, spec, [two_files[0]])
     assert reduced.num_rows == 1
     assert reduced.column("buyers__hll").type == pa.binary()
-    merged = merge_rows(connection, spec, [two_files[1]], reduced)
+    merged = merge_rows(connection, spec, [two_files[1]], [reduced])
     expected = expected_rows(events, granularity="day", group_by=())
     assert merged[0]["orders"] == expected[0]["orders"]
     assert abs(merged[0]["buyers"] - expected[0]["buyers"]) <= 0.03 * expected[0]["buyers"]

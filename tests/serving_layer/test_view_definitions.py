@@ -4,7 +4,8 @@ speed snapshot were computed under: only from data of the current definition."""
 import pytest
 import yaml
 
-from common.lake import BatchVersion, SpeedPointer
+from common.lake import BatchVersion
+from common.speed_store import SlicePointer
 from common.views import parse_catalog
 from serving_layer.definitions import pending_reason
 
@@ -26,13 +27,17 @@ ORDERS, ACTIVITY = CATALOG.get("orders"), CATALOG.get("activity")
 SOURCES = ("merged", "batch", "speed")
 
 
-def batch(fingerprints: dict[str, str]) -> BatchVersion:
-    return BatchVersion("000003", "t", 10, {1: {0: 9}}, tuple(fingerprints), 1.0, fingerprints)
+def batch(fingerprints: dict[str, str]) -> list[BatchVersion]:
+    return [BatchVersion("000003", "t", 10, {1: {0: 9}}, tuple(fingerprints), 1.0, fingerprints)]
 
 
-def speed(fingerprints: dict[str, str]) -> SpeedPointer:
-    return SpeedPointer("000000000007", "000003", 1, {0: 10}, 0, "t", tuple(fingerprints),
-                        fingerprints)  # fmt: skip
+def speed(fingerprints: dict[str, str]) -> list[SlicePointer]:
+    """Two partitions' snapshots, both of the same definitions."""
+    return [
+        SlicePointer(1, partition, "000003", 10, 0, "t", dict.fromkeys(fingerprints, ()),
+                     fingerprints=fingerprints)
+        for partition in (0, 1)
+    ]  # fmt: skip
 
 
 def test_everything_of_the_current_definitions_answers():
@@ -44,8 +49,8 @@ def test_everything_of_the_current_definitions_answers():
 
 def test_before_any_batch_run_and_snapshot_there_is_nothing_to_mix():
     for source in SOURCES:
-        assert pending_reason(ACTIVITY, source, None, None) is None
-        assert pending_reason(ACTIVITY, source, None, speed(CATALOG.fingerprints())) is None
+        assert pending_reason(ACTIVITY, source, [], []) is None
+        assert pending_reason(ACTIVITY, source, [], speed(CATALOG.fingerprints())) is None
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -70,7 +75,7 @@ def test_a_snapshot_of_another_definition_is_not_served(source):
     )
     assert reason is not None
     assert "view 'activity' changed" in reason
-    assert "speed" in reason
+    assert "speed snapshot of partition 0" in reason
     assert pending_reason(ACTIVITY, "batch", batch(CATALOG.fingerprints()), speed({})) is None
 
 
@@ -82,5 +87,5 @@ def test_a_new_view_waits_too():
 
 def test_versions_and_snapshots_written_before_fingerprints_never_match():
     for view in CATALOG.views:
-        assert pending_reason(view, "batch", batch({}), None) is not None
-        assert pending_reason(view, "speed", None, speed({})) is not None
+        assert pending_reason(view, "batch", batch({}), []) is not None
+        assert pending_reason(view, "speed", [], speed({})) is not None

@@ -1,5 +1,6 @@
-"""The speed layer's consumer loop over an in-memory log: retention that deleted offsets no
-batch covers, an archiver behind retention, and partitions added while it runs."""
+"""A speed-layer replica over an in-memory log: retention that deleted offsets no batch
+covers, an archiver behind retention, partitions added while it runs, restarts from
+snapshots, switches to a new batch version, and partitions shared between replicas."""
 
 import logging
 import threading
@@ -9,13 +10,16 @@ import pyarrow.parquet as pq
 
 from common.events import Event
 from common.kafka import TopicConsumer
-from common.lake import BatchVersion, Lake, SpeedPointer, write_atomic
+from common.lake import BatchVersion, Lake, write_atomic
 from common.master import PartitionBuffer, write_master_file
+from common.speed_store import SlicePointer, read_pointers
 from common.views import parse_catalog
-from serving_layer.sources import LagProbe, resolve
-from speed_layer.service import SpeedLayer
+from serving_layer.sources import resolve
+from speed_layer.membership import Membership
+from speed_layer.service import SpeedReplica
 from speed_layer.settings import SpeedSettings
 from tests.memory_log import MemoryConsumer, MemoryLog
+from tests.slices import publish_slice
 
 CATALOG = parse_catalog(
     {
@@ -57,33 +61,51 @@ def publish_version(lake: Lake, version: BatchVersion) -> None:
     lake.publish_manifest(version)
 
 
-def run_speed_layer(lake: Lake, log: MemoryLog, polls: int = 12, **consumer_args) -> SpeedLayer:
-    """Run the loop until ``polls`` polls of the log have happened, then stop it."""
+def run_replica(
+    lake: Lake, log: MemoryLog, polls: int = 12, replica_id: str = "r1", **consumer_args
+) -> SpeedReplica:
+    """Run a replica until the log has been polled ``polls`` times, then stop it."""
     stop = threading.Event()
     user_hook = consumer_args.pop("on_poll", None)
+    count = [0]
 
-    def on_poll(number: int) -> None:
+    def on_poll(_number: int) -> None:
+        count[0] += 1
         if user_hook is not None:
-            user_hook(number)
-        if number >= polls:
+            user_hook(count[0])
+        if count[0] >= polls:
             stop.set()
 
-    layer = SpeedLayer(SpeedSettings(data_dir=lake.root), lake, CATALOG)
-    layer.stop = stop
-    consumer = TopicConsumer(
-        MemoryConsumer(log, auto_offset_reset="none", on_poll=on_poll), "events"
-    )
-    consumer.partition_check.seconds = 0
-    layer._run(consumer, stop)
-    return layer
+    replica = SpeedReplica(SpeedSettings(data_dir=lake.root), lake, CATALOG, replica_id)
+    replica.stop = stop
+    replica.rebalance_seconds = 0
+    consumers = [
+        TopicConsumer(
+            MemoryConsumer(log, auto_offset_reset="none", on_poll=on_poll, **consumer_args),
+            "events",
+        )
+        for _ in range(2)
+    ]
+    replica.membership.join()
+    try:
+        replica._run(*consumers, stop)
+    finally:
+        replica.membership.leave()
+    return replica
 
 
 def served_orders(lake: Lake) -> tuple[int, float]:
-    """Orders and revenue in the served speed snapshot."""
-    pointer = lake.read_speed_pointer()
-    assert pointer is not None
-    table = pq.read_table(lake.snapshot_dir(pointer.snapshot) / "orders.parquet")
-    return sum(table["orders__count"].to_pylist()), sum(table["revenue__sum"].to_pylist())
+    """Orders and revenue in the served speed snapshots."""
+    tables = [pq.read_table(path) for path in resolve(lake).speed_files("orders")]
+    return (
+        sum(sum(t["orders__count"].to_pylist()) for t in tables),
+        sum(sum(t["revenue__sum"].to_pylist()) for t in tables),
+    )
+
+
+def pointer(lake: Lake, partition: int) -> SlicePointer:
+    found = read_pointers(lake, 1)[partition]
+    return found
 
 
 def test_a_restart_reads_what_retention_deleted_from_the_archive_exactly_once(lake):
@@ -92,15 +114,14 @@ def test_a_restart_reads_what_retention_deleted_from_the_archive_exactly_once(la
     archive(lake, 0, 0, 3)
     archive(lake, 0, 4, 7)
     publish_version(lake, BatchVersion("000001", "t", 2, {1: {0: 1}}, ("orders",)))
-    lake.publish_speed_pointer(SpeedPointer("000000000001", "000001", 1, {0: 4}, 2, "t"))
+    publish_slice(lake, CATALOG, 0, "000001", 4, [purchase(0, 2), purchase(0, 3)])
 
-    layer = run_speed_layer(lake, log)
+    run_replica(lake, log)
 
-    assert layer.state.events == 8  # offsets 2..9: after the batch, each once
+    assert pointer(lake, 0).events == 8  # offsets 2..9: after the batch, each once
     assert served_orders(lake) == (8, float(sum(range(2, 10))))
-    pointer = lake.read_speed_pointer()
-    assert pointer.offsets == {0: 10}
-    assert LagProbe.lag(resolve(lake), {0: 10}) == 0
+    assert pointer(lake, 0).next_offset == 10
+    assert resolve(lake).lag({0: 10}) == 0
 
 
 def test_retention_while_running_reads_the_deleted_range_from_the_archive(lake):
@@ -113,11 +134,10 @@ def test_retention_while_running_reads_the_deleted_range_from_the_archive(lake):
                 log.append(0, purchase(0, offset).encode())
             log.delete_before(0, 8)
 
-    layer = run_speed_layer(lake, log, on_poll=retention)
+    run_replica(lake, log, on_poll=retention)
 
-    assert layer.state.events == 10
     assert served_orders(lake) == (10, float(sum(range(10))))
-    assert lake.read_speed_pointer().offsets == {0: 10}
+    assert pointer(lake, 0).next_offset == 10
 
 
 def test_an_archiver_behind_retention_is_an_error_counted_in_the_lag(lake, caplog):
@@ -127,14 +147,14 @@ def test_an_archiver_behind_retention_is_an_error_counted_in_the_lag(lake, caplo
     archive(lake, 0, 6, 7)  # what the archiver read after the log start passed it
 
     with caplog.at_level(logging.ERROR, logger="speed"):
-        layer = run_speed_layer(lake, log)
+        run_replica(lake, log)
 
-    assert layer.state.events == 8  # 0..3 and 6..7 from the archive, 8..9 from the log
-    assert lake.read_speed_pointer().missing == {0: 2}
+    assert pointer(lake, 0).events == 8  # 0..3 and 6..7 from the archive, 8..9 from the log
+    assert pointer(lake, 0).missing == 2
     assert any(r.levelno == logging.ERROR and "4-5" in r.getMessage() for r in caplog.records), (
         caplog.text
     )
-    assert LagProbe.lag(resolve(lake), {0: 10}) == 2  # never 0: two events nobody has read
+    assert resolve(lake).lag({0: 10}) == 2  # never 0: two events nobody has read
 
 
 def test_a_partition_added_while_running_is_folded_in_from_offset_0(lake):
@@ -145,18 +165,47 @@ def test_a_partition_added_while_running_is_folded_in_from_offset_0(lake):
             log.append(1, purchase(1, 0).encode())
             log.append(1, purchase(1, 1).encode())
 
-    layer = run_speed_layer(lake, log, on_poll=add_partition)
+    run_replica(lake, log, polls=40, on_poll=add_partition)
 
-    assert layer.state.events == 5
-    assert lake.read_speed_pointer().offsets == {0: 3, 1: 2}
-    assert LagProbe.lag(resolve(lake), {0: 3, 1: 2}) == 0
+    assert {p: s.next_offset for p, s in read_pointers(lake, 1).items()} == {0: 3, 1: 2}
+    assert served_orders(lake)[0] == 5
+    assert resolve(lake).lag({0: 3, 1: 2}) == 0
 
 
-def test_a_restart_catches_up_on_served_partitions_metadata_does_not_list(lake):
-    log = topic(p0=3, p1=2)
-    lake.publish_speed_pointer(SpeedPointer("000000000001", None, 1, {0: 3, 1: 2}, 5, "t"))
+def test_a_restart_continues_from_the_snapshot_and_its_ids(lake):
+    log = topic(p0=6)
+    log.delete_before(0, 4)  # not in the archive either: only the snapshot can hold 0..3
+    log.append(0, purchase(0, 1).encode())  # offset 6: a retry of an event already counted
+    publish_slice(lake, CATALOG, 0, None, 4, [purchase(0, o) for o in range(4)])
 
-    layer = run_speed_layer(lake, log, stale_metadata=({1}, 1000))
+    run_replica(lake, log)
 
-    assert layer.state.events == 5
-    assert lake.read_speed_pointer().offsets == {0: 3, 1: 2}
+    assert pointer(lake, 0).events == 6
+    assert pointer(lake, 0).missing == 0
+    assert served_orders(lake) == (6, float(sum(range(6))))
+
+
+def test_a_new_batch_version_is_switched_to_once_the_new_state_caught_up(lake):
+    log = topic(p0=10)
+    run_replica(lake, log)
+    assert (pointer(lake, 0).base_version, pointer(lake, 0).events) == (None, 10)
+
+    publish_version(lake, BatchVersion("000001", "t", 6, {1: {0: 5}}, ("orders",)))
+    run_replica(lake, log, polls=30)
+
+    assert (pointer(lake, 0).base_version, pointer(lake, 0).next_offset) == ("000001", 10)
+    assert served_orders(lake) == (4, float(sum(range(6, 10))))  # the batch holds 0..5
+
+
+def test_replicas_share_the_partitions_and_a_leaving_one_hands_its_over(lake):
+    log = topic(p0=3, p1=4)
+    other = Membership(lake, "r0")  # a live replica that joined first
+    other.join()
+    try:
+        run_replica(lake, log, replica_id="r1")
+        assert set(read_pointers(lake, 1)) == {1}  # r0 owns partition 0
+    finally:
+        other.leave()
+    run_replica(lake, log, replica_id="r2")
+    assert {p: s.next_offset for p, s in read_pointers(lake, 1).items()} == {0: 3, 1: 4}
+    assert served_orders(lake)[0] == 7

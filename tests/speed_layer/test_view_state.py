@@ -199,10 +199,3 @@ def test_distinct_estimate_of_many_users():
     group = rows_by_group(state)[(T0, "DE", "web")]
     assert group["orders__count"] == users * 2
     assert group["buyers__hll"] == pytest.approx(users, rel=0.03)
-
-
-def test_changed_flag_is_set_by_apply():
-    state = ViewState(TOTALS)
-    state.changed = False
-    state.apply(purchase())
-    assert state.changed is True

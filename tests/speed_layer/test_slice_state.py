@@ -1,9 +1,9 @@
-"""The speed layer's whole state: every view fed once per event id."""
+"""A slice's state: every view fed once per event id, offsets applied once."""
 
 from common.events import Event
 from common.metrics import view_columns
 from common.views import parse_catalog
-from speed_layer.speed_state import SpeedState
+from speed_layer.slice_state import SliceState
 
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z
 
@@ -46,7 +46,7 @@ def rows(state, view):
 
 
 def test_one_state_per_view_in_catalog_order():
-    state = SpeedState(CATALOG)
+    state = SliceState(CATALOG, None)
     assert list(state.views) == ["pages", "revenue", "purchases_per_day"]
     assert state.events == 0
     for name, view_state in state.views.items():
@@ -55,7 +55,7 @@ def test_one_state_per_view_in_catalog_order():
 
 
 def test_an_event_feeds_every_view_of_its_type():
-    state = SpeedState(CATALOG)
+    state = SliceState(CATALOG, None)
     assert state.apply(event("a", "purchase", country="DE", amount=5))
     assert state.apply(event("b", "purchase", country="FR", amount=7))
     assert state.events == 2
@@ -71,7 +71,7 @@ def test_an_event_feeds_every_view_of_its_type():
 
 
 def test_duplicate_ids_count_once_and_the_first_wins():
-    state = SpeedState(CATALOG)
+    state = SliceState(CATALOG, None)
     assert state.apply(event("dup", "purchase", country="DE", amount=5)) is True
     assert state.apply(event("dup", "purchase", country="FR", amount=500)) is False
     assert state.apply(event("dup", "page_view", page="/")) is False
@@ -82,17 +82,16 @@ def test_duplicate_ids_count_once_and_the_first_wins():
     assert state.views["pages"].to_table().num_rows == 0
 
 
-def test_a_duplicate_does_not_mark_views_changed():
-    state = SpeedState(CATALOG)
+def test_a_duplicate_does_not_mark_the_state_changed():
+    state = SliceState(CATALOG, None)
     state.apply(event("a", "purchase", amount=1))
-    for view_state in state.views.values():
-        view_state.changed = False
+    state.take_delta()
     assert state.apply(event("a", "purchase", amount=1)) is False
-    assert not any(v.changed for v in state.views.values())
+    assert not state.changed
 
 
 def test_events_of_other_types_are_ignored_but_remembered():
-    state = SpeedState(CATALOG)
+    state = SliceState(CATALOG, None)
     assert state.apply(event("x", "refund", amount=3, country="DE"))
     assert state.apply(event("y", "Purchase", amount=3, country="DE"))
     assert all(v.to_table().num_rows == 0 for v in state.views.values())
@@ -101,7 +100,7 @@ def test_events_of_other_types_are_ignored_but_remembered():
 
 
 def test_page_views_count_per_page_and_minute():
-    state = SpeedState(CATALOG)
+    state = SliceState(CATALOG, None)
     for i in range(10):
         state.apply(event(f"p{i}", "page_view", ts=T0 + i * 30_000, page="/home", user_id="u"))
     state.apply(event("q", "page_view", ts=T0, user_id="v"))
@@ -111,3 +110,25 @@ def test_page_views_count_per_page_and_minute():
         **{(T0 + m * 60_000, "/home"): 2 for m in range(5)},
         (T0, None): 1,
     }
+
+
+def test_a_record_before_the_next_offset_is_not_applied_again():
+    state = SliceState(CATALOG, "000001", next_offset=5)
+    state.apply_record(4, event("a", "purchase", amount=1))
+    assert (state.events, state.next_offset) == (0, 5)
+    state.apply_record(5, event("a", "purchase", amount=1))
+    state.apply_record(6, None)  # not an event: its offset is passed all the same
+    assert (state.events, state.next_offset) == (1, 7)
+
+
+def test_take_delta_hands_over_what_changed_and_starts_again():
+    state = SliceState(CATALOG, None)
+    state.apply(event("a", "purchase", country="DE", amount=5))
+    tables, ids = state.take_delta()
+    assert set(tables) == {"revenue", "purchases_per_day"} and ids == ["a"]
+    assert not state.changed
+    state.apply(event("a", "purchase", country="DE", amount=5))  # a duplicate: nothing new
+    state.apply(event("b", "page_view", page="/"))
+    tables, ids = state.take_delta()
+    assert set(tables) == {"pages"} and ids == ["b"]
+    assert state.events == 2

@@ -1,0 +1,242 @@
+"""Speed-layer snapshots on disk, one chain of files per slice: the owner of their format.
+
+    speed/g=<gen>/p=<partition>/current.json          the slice's pointer (SlicePointer)
+    speed/g=<gen>/p=<partition>/<seq>.<view>.parquet  state rows of one view, additive
+    speed/g=<gen>/p=<partition>/<seq>.ids.parquet     event ids counted in that stretch
+    speed/g=<gen>/earlier/...                         the slice of earlier topic generations
+    speed/members/<replica>.lock, .json               live replicas (speed_layer/membership.py)
+
+A slice is one partition of the current topic generation, or (``EARLIER``) the archived
+events of earlier generations that its batch version does not cover. Its state is a chain of
+files whose rows add up: every metric's state combines (counts and sums add, minima and
+maxima combine, sketches union), so a snapshot writes only what changed since the one before
+it, and compaction combines a chain into one file. The pointer names the chain, the batch
+version the state continues and the offset it reflects; it is replaced atomically, and a
+file is only deleted some seconds after no pointer names it.
+"""
+
+import fcntl
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from common.lake import Lake, publish, remove_tree, write_atomic
+
+EARLIER = -1
+"""The slice of archived events of earlier topic generations (never a Kafka partition)."""
+IDS = "ids"
+IDS_SCHEMA = pa.schema([("id", pa.string())])
+RETIRED_GRACE_S = 30.0
+"""How long a file no pointer names is kept for readers that resolved an older pointer."""
+
+
+@dataclass(frozen=True)
+class SlicePointer:
+    """The published state of one slice."""
+
+    generation: int
+    partition: int
+    base_version: str | None
+    next_offset: int
+    """The first offset of the partition the state does not reflect (0 for ``EARLIER``)."""
+    events: int
+    written_at: str
+    files: dict[str, tuple[str, ...]]
+    """Per view, the chain of files whose rows add up to its state."""
+    ids: tuple[str, ...] = ()
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    missing: int = 0
+    """Offsets before ``next_offset`` that no layer could read (retention deleted them before
+    they were archived): counted in the lag."""
+    owner: str = ""
+    sequence: int = 0
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        return tuple(self.files)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "generation": self.generation,
+            "partition": self.partition,
+            "base_version": self.base_version,
+            "next_offset": self.next_offset,
+            "events": self.events,
+            "written_at": self.written_at,
+            "files": {view: list(chain) for view, chain in self.files.items()},
+            "ids": list(self.ids),
+            "fingerprints": dict(self.fingerprints),
+            "missing": self.missing,
+            "owner": self.owner,
+            "sequence": self.sequence,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> "SlicePointer":
+        return cls(
+            generation=int(raw["generation"]),
+            partition=int(raw["partition"]),
+            base_version=raw["base_version"],
+            next_offset=int(raw["next_offset"]),
+            events=int(raw["events"]),
+            written_at=str(raw["written_at"]),
+            files={str(v): tuple(chain) for v, chain in raw["files"].items()},
+            ids=tuple(raw.get("ids", ())),
+            fingerprints={str(v): str(f) for v, f in raw.get("fingerprints", {}).items()},
+            missing=int(raw.get("missing", 0)),
+            owner=str(raw.get("owner", "")),
+            sequence=int(raw.get("sequence", 0)),
+        )
+
+
+def try_lock(path: Path) -> int | None:
+    """An fd holding an exclusive lock on ``path``, or None when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def members_dir(lake: Lake) -> Path:
+    return lake.speed / "members"
+
+
+def read_members(lake: Lake) -> list[dict[str, Any]]:
+    """What each live replica last reported (its id, pid and partitions)."""
+    found = []
+    for path in sorted(members_dir(lake).glob("*.lock")):
+        fd = try_lock(path)
+        if fd is not None:  # nobody holds it: that replica is dead
+            os.close(fd)
+            continue
+        try:
+            found.append(orjson.loads(path.with_suffix(".json").read_bytes()))
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            continue
+    return found
+
+
+def generation_dir(lake: Lake, generation: int) -> Path:
+    return lake.speed / f"g={generation:06d}"
+
+
+def slice_dir(lake: Lake, generation: int, partition: int) -> Path:
+    name = "earlier" if partition == EARLIER else f"p={partition}"
+    return generation_dir(lake, generation) / name
+
+
+def read_pointers(lake: Lake, generation: int) -> dict[int, SlicePointer]:
+    """Every slice pointer of ``generation``, by partition (``EARLIER`` included)."""
+    found: dict[int, SlicePointer] = {}
+    root = generation_dir(lake, generation)
+    if not root.is_dir():
+        return found
+    for child in root.iterdir():
+        pointer = SliceStore(lake, generation, _partition_of(child.name)).read()
+        if pointer is not None:
+            found[pointer.partition] = pointer
+    return found
+
+
+def _partition_of(name: str) -> int:
+    return EARLIER if name == "earlier" else int(name.removeprefix("p="))
+
+
+class SliceStore:
+    """Reads and writes one slice's directory."""
+
+    def __init__(self, lake: Lake, generation: int, partition: int) -> None:
+        self.generation = generation
+        self.partition = partition
+        self.dir = slice_dir(lake, generation, partition)
+        self.lock_path = self.dir / ".lock"
+        self._retired: list[tuple[float, str]] = []
+
+    @property
+    def pointer_path(self) -> Path:
+        return self.dir / "current.json"
+
+    def read(self) -> SlicePointer | None:
+        try:
+            return SlicePointer.from_json(orjson.loads(self.pointer_path.read_bytes()))
+        except FileNotFoundError:
+            return None
+
+    def publish(self, pointer: SlicePointer) -> None:
+        write_atomic(self.pointer_path, orjson.dumps(pointer.to_json()))
+
+    def path(self, name: str) -> Path:
+        return self.dir / name
+
+    def view_files(self, pointer: SlicePointer, view: str) -> list[Path]:
+        return [self.path(name) for name in pointer.files.get(view, ())]
+
+    def write_table(self, sequence: int, what: str, table: pa.Table) -> str:
+        """Publish ``table`` as the file of ``what`` (a view, or ``IDS``) at ``sequence``."""
+        name = f"{sequence:012d}.{what}.parquet"
+        publish(self.path(name), lambda tmp: pq.write_table(table, tmp, compression="none"))
+        return name
+
+    def write_ids(self, sequence: int, ids: Iterable[str]) -> str:
+        return self.write_table(sequence, IDS, pa.table({"id": pa.array(list(ids), pa.string())}))
+
+    def read_ids(self, pointer: SlicePointer) -> set[str]:
+        seen: set[str] = set()
+        for name in pointer.ids:
+            seen.update(pq.read_table(self.path(name), schema=IDS_SCHEMA)["id"].to_pylist())
+        return seen
+
+    def retire(self, names: Iterable[str]) -> None:
+        """Files no pointer names any more: deleted once readers are done with them."""
+        now = time.monotonic()
+        self._retired.extend((now, name) for name in names)
+
+    def retire_unreferenced(self, pointer: SlicePointer | None) -> None:
+        """Files left by an earlier owner that ``pointer`` does not name."""
+        named = set() if pointer is None else {n for c in pointer.files.values() for n in c}
+        named |= set() if pointer is None else set(pointer.ids)
+        if self.dir.is_dir():
+            self.retire(p.name for p in self.dir.glob("*.parquet") if p.name not in named)
+
+    def collect(self, grace_s: float = RETIRED_GRACE_S) -> None:
+        """Delete retired files older than ``grace_s``."""
+        cutoff = time.monotonic() - grace_s
+        keep = []
+        for retired_at, name in self._retired:
+            if retired_at <= cutoff:
+                self.path(name).unlink(missing_ok=True)
+            else:
+                keep.append((retired_at, name))
+        self._retired = keep
+
+
+def oldest_base(lake: Lake) -> str | None:
+    """The oldest batch version a slice of the current generation is based on: the batch
+    layer keeps it (and every newer one) while it is served."""
+    bases = [
+        p.base_version
+        for p in read_pointers(lake, lake.read_generation()).values()
+        if p.base_version is not None
+    ]
+    return min(bases, default=None)
+
+
+def remove_stale(lake: Lake, generation: int) -> None:
+    """Snapshots nobody serves any more: of earlier topic generations, and of the layout
+    before slices (``speed/snapshots``, ``speed/current.json``)."""
+    remove_tree(lake.speed / "snapshots")
+    (lake.speed / "current.json").unlink(missing_ok=True)
+    for child in lake.speed.glob("g=*"):
+        if child.is_dir() and int(child.name[2:]) < generation:
+            remove_tree(child)

@@ -1,0 +1,120 @@
+"""Acceptance (issue 7): three speed replicas over four partitions under a stream of events;
+one is killed, another joins and leaves, and two batch runs publish meanwhile. Merged answers
+sampled all along never count an event twice and never lose one they have shown, and at lag 0
+they equal the ground truth."""
+
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+from conftest import GroundTruth, Ledger, launch
+from events_factory import EventFactory
+from stacks import ROOT, LocalPipeline, wait_for
+
+from common.timeutil import now_ms
+
+pytestmark = pytest.mark.integration
+
+VIEW = "daily_totals"  # purchases: orders per day, no dimensions
+
+
+@pytest.fixture(scope="module")
+def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
+    base = tmp_path_factory.mktemp("replicas")
+    env = {"LAMBDA_SPEED_REPLICAS": "3", "LAMBDA_PARTITIONS": "4"}
+    with launch(base, base / "data", extra_env=env) as handle:
+        yield handle
+
+
+class Sampler:
+    """Queries the merged total of orders in a loop and checks every answer against the
+    purchases posted so far (never more) and the answer before it (never fewer)."""
+
+    def __init__(self, pipeline: LocalPipeline, sent: set[str]) -> None:
+        self.pipeline = pipeline
+        self.sent = sent
+        self.samples = 0
+        self.problems: list[str] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        shown = 0
+        while not self.stop.is_set():
+            ceiling = len(self.sent)  # read before the answer: it cannot hold more
+            answer = self.pipeline.query(VIEW)
+            total = sum(row["orders"] for row in answer["rows"])
+            if total > ceiling:
+                self.problems.append(
+                    f"{total} orders shown, only {ceiling} posted: {answer['meta']}"
+                )
+            if total < shown:
+                self.problems.append(f"{total} orders shown after {shown}: {answer['meta']}")
+            shown = max(shown, total)
+            self.samples += 1
+
+
+def test_replicas_join_leave_and_die_under_batch_switches_exactly(replicated):
+    pipeline = replicated
+    ledger = Ledger()
+    truth = GroundTruth(ledger)
+    factory = EventFactory(seed=17, prefix="replicas", now_ms=now_ms())
+    sent: set[str] = set()
+    stop = threading.Event()
+    posts: list[int] = []
+
+    def stream() -> None:
+        while not stop.is_set():
+            events = factory.batch(200)
+            sent.update(e["id"] for e in events if e["type"] == "purchase")
+            ledger.post(pipeline, events)
+            posts.append(len(events))
+            stop.wait(0.05)  # a steady stream, not a flood: the batch runs share the 2 cores
+
+    streamer = threading.Thread(target=stream)
+    sampler = Sampler(pipeline, sent)
+    streamer.start()
+    sampler.thread.start()
+    extra = None
+    try:
+        wait_for(lambda: len(posts) >= 5, 30, "the stream to start")
+        first = pipeline.run_batch()
+        pipeline.kill9("speed-2")
+        extra = subprocess.Popen(
+            [sys.executable, "-m", "speed_layer"],
+            env={**pipeline.env(), "LAMBDA_METRICS_PORT": "0"},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: len(pipeline.health()["replicas"]) == 4, 30, "a fourth replica")
+        second = pipeline.run_batch()
+        assert second > first
+        extra.send_signal(signal.SIGTERM)
+        assert extra.wait(timeout=30) == 0
+        wait_for(lambda: len(pipeline.health()["replicas"]) == 3, 30, "the fourth to leave")
+        during = len(posts)
+        wait_for(lambda: len(posts) >= during + 10, 60, "more events after the changes")
+    finally:
+        stop.set()
+        streamer.join()
+        if extra is not None and extra.poll() is None:
+            extra.kill()
+    try:
+        pipeline.wait_caught_up(timeout_s=90, version=second)
+    finally:
+        sampler.stop.set()
+        sampler.thread.join()
+
+    assert sampler.problems == [], sampler.problems[:5]
+    assert sampler.samples >= 20
+    for view in pipeline.catalog.views:
+        truth.assert_matches(view, pipeline.query(view.name))
+    health = pipeline.health()
+    owned = sorted(p for replica in health["replicas"] for p in replica["partitions"])
+    assert owned == [0, 1, 2, 3]
+    assert {s["batch_version"] for s in health["partitions"].values()} == {second}
+    assert pipeline.restarts("speed-2") >= 1
