@@ -7,6 +7,7 @@ replacing ``batch/manifest.json``.
 
 import json
 import logging
+import os
 import sys
 import time
 
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
         settings = BatchSettings()
+        os.nice(settings.batch_nice)  # Spark's JVM and Python workers inherit it
         lake = Lake(settings.data_dir)
         lake.ensure()
         catalog = load_catalog(settings.views_file)

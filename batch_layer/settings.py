@@ -25,6 +25,12 @@ class BatchSettings(CommonSettings):
         default="127.0.0.1",
         description="the name the cluster's executors reach the driver at (client mode)",
     )
+    batch_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="niceness of a batch run (Spark included): the streaming path goes first",
+    )
     keep_versions: int = Field(default=3, ge=1)
     archive_wait_seconds: float = Field(
         default=30, ge=0, description="how long a batch waits for the archiver to catch up"

@@ -1,26 +1,36 @@
-"""Run the benchmarks against a pipeline of their own and print the figures.
+"""Run the benchmarks against pipelines of their own, print one table, write it to
+``bench/results/latest.json``.
 
-Targets (issue 2): event to visible p99 < 1 s at 5,000 events/s; a merged query over a day of
-minute buckets p99 < 50 ms.
+Rows: event to visible at 5,000 events/s with batch runs publishing during it (p99 < 1 s, max
+< 2 s); speed-layer throughput with 1, 2 and 4 replicas over 4 partitions against a bare
+consumer; merged queries over a day of minute buckets (p99 < 50 ms).
 """
 
+import json
+import os
+import platform
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from bench.freshness import event_to_visible
 from bench.queries import DAY_MS, seed_day, time_queries
-from bench.stats import summary_ms
+from bench.speed_scaling import speed_scaling
+from bench.stats import percentile, summary_ms
 from runner.client import wait_caught_up
 from tests.launcher import ROOT, launched
 
 RATE = 5_000
-SECONDS = 20
+FRESHNESS_SECONDS = 75
+BATCH_INTERVAL = 30
+SPEED_EVENTS = 300_000
+RESULTS = ROOT / "bench" / "results" / "latest.json"
 
 
 def caught_up(serving_url: str) -> None:
@@ -30,43 +40,115 @@ def caught_up(serving_url: str) -> None:
         raise TimeoutError("the speed layer did not catch up within 120 s")
 
 
-def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="lambda-bench-") as scratch:
-        base = Path(scratch)
-        with launched(base, base / "data", ROOT / "views.yaml") as pipeline:
-            print(f"event to visible at {RATE} events/s for {SECONDS}s ...", flush=True)
-            latencies = event_to_visible(pipeline.ingest_url, pipeline.serving_url, RATE, SECONDS)
-            print(f"  event to visible: {summary_ms(latencies)}  (target p99 < 1000 ms)")
+def freshness(base: Path) -> dict[str, Any]:
+    """Event to visible while the scheduler publishes a batch version every 30 s or so."""
+    env = {"LAMBDA_BATCH_INTERVAL": str(BATCH_INTERVAL)}
+    with launched(base, base / "data", ROOT / "views.yaml", extra_env=env) as pipeline:
+        print(
+            f"event to visible at {RATE} events/s for {FRESHNESS_SECONDS}s, batch runs every "
+            f"{BATCH_INTERVAL}s ...",
+            flush=True,
+        )
+        latencies = event_to_visible(
+            pipeline.ingest_url, pipeline.serving_url, RATE, FRESHNESS_SECONDS
+        )
+        runs = httpx.get(f"{pipeline.serving_url}/batch/runs", timeout=30).json()["runs"]
+    published = [r for r in runs if r["state"] == "succeeded"]
+    p99, worst = percentile(latencies, 0.99), max(latencies)
+    print(f"  {summary_ms(latencies)}; {len(published)} batch versions published meanwhile")
+    return {
+        "name": "freshness",
+        "figures": {
+            "p50_ms": round(percentile(latencies, 0.5) * 1000),
+            "p99_ms": round(p99 * 1000),
+            "max_ms": round(worst * 1000),
+            "batch_versions_published": len(published),
+        },
+        "target": "p99 < 1000 ms, max < 2000 ms, with batch runs publishing",
+        "met": p99 < 1 and worst < 2 and bool(published),
+    }
 
-            day = (int(time.time() * 1000) // DAY_MS - 2) * DAY_MS
-            print("seeding a day of page views (100,000 in batch, 20,000 in speed) ...", flush=True)
-            seed_day(pipeline.ingest_url, day, 100_000, "batch")
-            caught_up(pipeline.serving_url)
-            subprocess.run(
-                [sys.executable, "-m", "batch_layer.job"],
-                env=pipeline.env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-            )
-            seed_day(pipeline.ingest_url, day, 20_000, "speed")
-            caught_up(pipeline.serving_url)
-            start = datetime.fromtimestamp(day / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            end = datetime.fromtimestamp((day + DAY_MS) / 1000, tz=UTC).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            )
-            one_series = time_queries(
-                pipeline.serving_url, {"start": start, "end": end, "group_by": ""}, 200
-            )
-            print(
-                f"  a day of minute buckets, 1,440 rows: {summary_ms(one_series[0])}"
-                f"  (target p99 < 50 ms; in the server: {summary_ms(one_series[1])})"
-            )
-            by_page = time_queries(pipeline.serving_url, {"start": start, "end": end}, 50)
-            print(
-                f"  the same by page, 17,280 rows: {summary_ms(by_page[0])}"
-                f"  (in the server: {summary_ms(by_page[1])})"
-            )
+
+def speed(base: Path) -> dict[str, Any]:
+    print(f"speed layer: folding {SPEED_EVENTS:,} events with 1, 2, 4 replicas ...", flush=True)
+    rates = speed_scaling(base, SPEED_EVENTS, (1, 2, 4))
+    for name, rate in rates.items():
+        print(f"  {name}: {rate:,.0f} events/s")
+    ratio = rates["1 replica(s)"] / rates["bare consumer"]
+    return {
+        "name": "speed",
+        "figures": {name: round(rate) for name, rate in rates.items()} | {"ratio": round(ratio, 2)},
+        "target": "1 replica at least 0.5 of the bare consumer; grows with replicas up to 2 cores",
+        "met": ratio >= 0.5 and rates["2 replica(s)"] > rates["1 replica(s)"],
+    }
+
+
+def queries(base: Path) -> dict[str, Any]:
+    with launched(base, base / "data", ROOT / "views.yaml") as pipeline:
+        day = (int(time.time() * 1000) // DAY_MS - 2) * DAY_MS
+        print("seeding a day of page views (100,000 in batch, 20,000 in speed) ...", flush=True)
+        seed_day(pipeline.ingest_url, day, 100_000, "batch")
+        caught_up(pipeline.serving_url)
+        subprocess.run(
+            [sys.executable, "-m", "batch_layer.job"],
+            env=pipeline.env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        seed_day(pipeline.ingest_url, day, 20_000, "speed")
+        caught_up(pipeline.serving_url)
+        start, end = _rfc3339(day), _rfc3339(day + DAY_MS)
+        one_series = time_queries(
+            pipeline.serving_url, {"start": start, "end": end, "group_by": ""}, 200
+        )
+        print(
+            f"  a day of minute buckets, 1,440 rows: {summary_ms(one_series[0])}"
+            f"  (target p99 < 50 ms; in the server: {summary_ms(one_series[1])})"
+        )
+        by_page = time_queries(pipeline.serving_url, {"start": start, "end": end}, 50)
+        print(
+            f"  the same by page, 17,280 rows: {summary_ms(by_page[0])}"
+            f"  (in the server: {summary_ms(by_page[1])})"
+        )
+    p99 = percentile(one_series[0], 0.99)
+    return {
+        "name": "query",
+        "figures": {
+            "p50_ms": round(percentile(one_series[0], 0.5) * 1000, 1),
+            "p99_ms": round(p99 * 1000, 1),
+            "by_page_p99_ms": round(percentile(by_page[0], 0.99) * 1000, 1),
+        },
+        "target": "p99 < 50 ms (a day of minute buckets)",
+        "met": p99 < 0.05,
+    }
+
+
+def _rfc3339(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+    }
+
+
+def main() -> int:
+    rows = []
+    for bench in (freshness, speed, queries):
+        with tempfile.TemporaryDirectory(prefix="lambda-bench-") as scratch:
+            rows.append(bench(Path(scratch)))
+    print("\n| benchmark | figures | target | met |\n| --- | --- | --- | --- |")
+    for row in rows:
+        figures = ", ".join(f"{k} {v}" for k, v in row["figures"].items())
+        print(f"| {row['name']} | {figures} | {row['target']} | {'yes' if row['met'] else 'no'} |")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n")
+    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
     return 0
 
 

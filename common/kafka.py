@@ -153,16 +153,20 @@ def unknown_partitions(consumer: Any, topic: str, known: Iterable[int]) -> list[
 
 
 class EndOffsets:
-    """True log-end offsets, read by following the topic's tail.
+    """True log-end offsets, read from fetch responses.
 
     Some Kafka-compatible brokers (the bundled Tansu among them) answer ListOffsets with the
     base offset of the newest record batch rather than the log end, so the end is taken from
-    fetch responses instead: a private consumer reads to the tail on every call.
+    the high watermark of fetch responses instead. A private consumer fetches at most a few
+    bytes per partition (it never reads the records), and a read waits for a response to a
+    fetch sent during the call, so the ends it returns are never older than the call.
     """
 
     def __init__(self, settings: CommonSettings) -> None:
         # fetch_max_wait_ms=0 makes Tansu answer fetches with nothing at all; 1 ms works.
-        self._consumer = make_consumer(settings, fetch_max_wait_ms=1)
+        self._consumer = make_consumer(
+            settings, fetch_max_wait_ms=1, max_partition_fetch_bytes=1024, fetch_min_bytes=1
+        )
         self._lock = threading.Lock()
         self._topic = settings.topic
         self._partitions: list[TopicPartition] = []
@@ -197,29 +201,30 @@ class EndOffsets:
         deadline = time.monotonic() + timeout_s
         with self._lock, broker_errors("cannot read the end offsets"):
             self._follow_new_partitions()
-            # kafka-python pipelines fetches: a response to a fetch sent before this call may
-            # be waiting in its buffer with an old high watermark. The first round drains it;
-            # the second can only end on a response to a fetch sent during this call.
+            # A response to a fetch sent before this call may be on its way with an old high
+            # watermark: the first round takes it, then every position moves to the end seen
+            # (dropping the records in between unread). kafka-python keeps one fetch in flight
+            # per partition, so the second round's responses answer fetches sent since.
             for _round in range(2):
                 self._forget_highwater()
-                while not self._at_tail():
+                while not self._all_answered():
                     if time.monotonic() > deadline:
                         raise BrokerError("timed out reading the end offsets")
-                    self._consumer.poll(timeout_ms=2, max_records=100_000)
-            return {tp.partition: self._consumer.position(tp) for tp in self._partitions}
+                    self._consumer.poll(timeout_ms=2, max_records=1)
+                ends = {tp: self._consumer.highwater(tp) for tp in self._partitions}
+                for tp, end in ends.items():
+                    if self._consumer.position(tp) != end:
+                        self._consumer.seek(tp, end)
+            return {tp.partition: end for tp, end in ends.items()}
 
     def _forget_highwater(self) -> None:
         # kafka-python keeps the last fetch response's high watermark; clearing it makes
-        # _at_tail wait for a response to a fetch sent during this call.
+        # _all_answered wait for a response that arrives during this call.
         for tp in self._partitions:
             self._consumer._subscription.assignment[tp].highwater = None
 
-    def _at_tail(self) -> bool:
-        for tp in self._partitions:
-            highwater = self._consumer.highwater(tp)
-            if highwater is None or self._consumer.position(tp) < highwater:
-                return False
-        return True
+    def _all_answered(self) -> bool:
+        return all(self._consumer.highwater(tp) is not None for tp in self._partitions)
 
     def close(self) -> None:
         with self._lock:

@@ -1,6 +1,9 @@
 """How the long-running services start and stop: logging, clear errors, graceful signals."""
 
+import os
+import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -12,6 +15,7 @@ from pydantic import ValidationError
 
 from common.errors import LambdaError
 from common.logs import setup_logging
+from common.monitoring import MULTIPROCESS_DIR
 from common.settings import CommonSettings
 
 
@@ -55,11 +59,31 @@ def run_service(service: str, body: Callable[[], None]) -> int:
     return 0
 
 
-def run_http_service(service: str, build: Callable[[], tuple[Any, str, int]]) -> int:
-    """Run an HTTP service: ``build`` reads the settings and returns the app, host and port."""
+def run_http_service(
+    service: str, build: Callable[[], tuple[Any, str, int, int]], worker_factory: str
+) -> int:
+    """Run an HTTP service: ``build`` reads the settings and returns the app, host, port and
+    number of processes. With more than one, uvicorn runs that many worker processes on the
+    one port, each building its app with ``worker_factory`` (``module:function``), and their
+    Prometheus metrics are added up through files (``PROMETHEUS_MULTIPROC_DIR``)."""
 
     def body() -> None:
-        app, host, port = build()
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        app, host, port, processes = build()
+        if processes == 1:
+            uvicorn.run(app, host=host, port=port, log_level="warning")
+            return
+        metrics_dir = tempfile.mkdtemp(prefix=f"lambda-{service}-metrics-")
+        os.environ[MULTIPROCESS_DIR] = metrics_dir
+        try:
+            uvicorn.run(
+                worker_factory,
+                factory=True,
+                host=host,
+                port=port,
+                workers=processes,
+                log_level="warning",
+            )
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
     return run_service(service, body)

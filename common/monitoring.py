@@ -1,11 +1,22 @@
 """Prometheus metrics of the HTTP services: ``GET /metrics`` and per-route request counts and
 latencies. Metric names begin with ``lambda_``; each service adds its own beside these."""
 
+import os
 import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+"""Set when a service runs several worker processes: each writes its metrics there."""
 
 REQUESTS = Counter(
     "lambda_http_requests_total", "HTTP requests by route and status", ["route", "status"]
@@ -19,7 +30,12 @@ LATENCY = Histogram(
 
 
 async def metrics(request: Request) -> Response:
-    """Every metric of this process, in Prometheus text format."""
+    """Every metric of this process (of all the service's worker processes, when it runs
+    several), in Prometheus text format."""
+    if os.environ.get(MULTIPROCESS_DIR):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -31,6 +31,18 @@ def die_with_parent() -> Callable[[], None] | None:
     return _in_child
 
 
+def exit_with_parent() -> None:
+    """Have the kernel SIGKILL this process when its parent dies (Linux; a no-op elsewhere):
+    what a worker process calls first, so that a ``kill -9`` of its service takes it along."""
+    if not sys.platform.startswith("linux"):
+        return
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    if prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() == 1:  # the parent died before we asked
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def is_running(pid: int) -> bool:
     """True while ``pid`` exists and has not ended (a zombie has ended)."""
     try:

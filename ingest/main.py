@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from common.lifecycle import run_http_service
 from common.monitoring import instrument
+from common.processes import exit_with_parent
 from common.views import Catalog, load_catalog
 from ingest.publisher import Publisher
 from ingest.routes import events, health
@@ -42,11 +43,22 @@ def create_app(settings: IngestSettings | None = None, catalog: Catalog | None =
 def main() -> int:
     """Serve on LAMBDA_INGEST_PORT until stopped."""
 
-    def build() -> tuple[FastAPI, str, int]:
+    def build() -> tuple[FastAPI, str, int, int]:
         settings = IngestSettings()
-        return create_app(settings), settings.ingest_host, settings.ingest_port
+        return (
+            create_app(settings),
+            settings.ingest_host,
+            settings.ingest_port,
+            settings.ingest_processes,
+        )
 
-    return run_http_service("ingest", build)
+    return run_http_service("ingest", build, "ingest.main:worker_app")
+
+
+def worker_app() -> FastAPI:
+    """The app of one of several worker processes (``LAMBDA_INGEST_PROCESSES``)."""
+    exit_with_parent()
+    return create_app()
 
 
 if __name__ == "__main__":

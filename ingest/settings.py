@@ -10,6 +10,9 @@ class IngestSettings(CommonSettings):
 
     ingest_host: str = "127.0.0.1"
     ingest_port: int = Field(default=8000, ge=1, le=65535)
+    ingest_processes: int = Field(
+        default=1, ge=1, le=32, description="worker processes answering on the one port"
+    )
     max_events: int = Field(default=10_000, ge=1, description="events per request")
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1, description="bytes per request")
     ack_timeout_seconds: float = Field(

@@ -14,6 +14,7 @@ from common.errors import LakeError
 from common.lake import Lake
 from common.lifecycle import run_http_service
 from common.monitoring import instrument
+from common.processes import exit_with_parent
 from common.views import Catalog, load_catalog
 from serving_layer.allow import answer_405_with_every_method
 from serving_layer.batch_cache import BatchCache
@@ -71,11 +72,22 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
 def main() -> int:
     """Serve on LAMBDA_SERVING_PORT until stopped."""
 
-    def build() -> tuple[FastAPI, str, int]:
+    def build() -> tuple[FastAPI, str, int, int]:
         settings = ServingSettings()
-        return create_app(settings), settings.serving_host, settings.serving_port
+        return (
+            create_app(settings),
+            settings.serving_host,
+            settings.serving_port,
+            settings.serving_processes,
+        )
 
-    return run_http_service("serving", build)
+    return run_http_service("serving", build, "serving_layer.main:worker_app")
+
+
+def worker_app() -> FastAPI:
+    """The app of one of several worker processes (``LAMBDA_SERVING_PROCESSES``)."""
+    exit_with_parent()
+    return create_app()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ class ServingSettings(CommonSettings):
 
     serving_host: str = "127.0.0.1"
     serving_port: int = Field(default=8001, ge=1, le=65535)
+    serving_processes: int = Field(
+        default=1, ge=1, le=32, description="worker processes answering on the one port"
+    )
     serving_max_rows: int = Field(default=100_000, ge=1)
     serving_cache_entries: int = Field(
         default=64, ge=1, description="reduced batch sides kept (per version and query)"

@@ -178,20 +178,29 @@ class LagProbe:
         self._ends: EndOffsets | None = None
         # Request threads share the probe: one creates, reads or closes its consumer at a time.
         self._lock = threading.Lock()
+        self._last: tuple[float, dict[int, int]] | None = None  # (when its read began, ends)
 
     def ends(self) -> dict[int, int] | None:
-        """The topic's end offsets, or None when the broker cannot be reached."""
+        """The topic's end offsets as of this call or later, or None when the broker cannot be
+        reached. Concurrent callers share one read: a caller waiting while another read
+        began after it takes that read's result instead of reading again."""
+        asked = time.monotonic()
         with self._lock:
+            if self._last is not None and self._last[0] >= asked:
+                return self._last[1]
             if self._ends is None and not bootstrap_reachable(self.settings.kafka_bootstrap):
                 return None
+            began = time.monotonic()
             try:
                 if self._ends is None:
                     self._ends = EndOffsets(self.settings)
-                return self._ends.read()
+                found = self._ends.read()
             except BrokerError as exc:
                 log.warning("cannot read end offsets: %s", exc)
                 self._close()
                 return None
+            self._last = (began, found)
+            return found
 
     def close(self) -> None:
         with self._lock:

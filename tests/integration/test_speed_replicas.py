@@ -8,12 +8,14 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conftest import GroundTruth, Ledger, launch
 from events_factory import EventFactory
 from stacks import ROOT, LocalPipeline, wait_for
 
+from common.processes import command_line
 from common.timeutil import now_ms
 
 pytestmark = pytest.mark.integration
@@ -24,7 +26,12 @@ VIEW = "daily_totals"  # purchases: orders per day, no dimensions
 @pytest.fixture(scope="module")
 def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
     base = tmp_path_factory.mktemp("replicas")
-    env = {"LAMBDA_SPEED_REPLICAS": "3", "LAMBDA_PARTITIONS": "4"}
+    env = {
+        "LAMBDA_SPEED_REPLICAS": "3",
+        "LAMBDA_PARTITIONS": "4",
+        "LAMBDA_INGEST_PROCESSES": "2",
+        "LAMBDA_SERVING_PROCESSES": "2",
+    }
     with launch(base, base / "data", extra_env=env) as handle:
         yield handle
 
@@ -68,11 +75,11 @@ def test_replicas_join_leave_and_die_under_batch_switches_exactly(replicated):
 
     def stream() -> None:
         while not stop.is_set():
-            events = factory.batch(200)
+            events = factory.batch(100)
             sent.update(e["id"] for e in events if e["type"] == "purchase")
             ledger.post(pipeline, events)
             posts.append(len(events))
-            stop.wait(0.05)  # a steady stream, not a flood: the batch runs share the 2 cores
+            stop.wait(0.1)  # a steady stream, not a flood: the batch runs share the 2 cores
 
     streamer = threading.Thread(target=stream)
     sampler = Sampler(pipeline, sent)
@@ -83,13 +90,14 @@ def test_replicas_join_leave_and_die_under_batch_switches_exactly(replicated):
         wait_for(lambda: len(posts) >= 5, 30, "the stream to start")
         first = pipeline.run_batch()
         pipeline.kill9("speed-2")
-        extra = subprocess.Popen(
-            [sys.executable, "-m", "speed_layer"],
-            env={**pipeline.env(), "LAMBDA_METRICS_PORT": "0"},
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with open(pipeline.log_path.with_suffix(".extra-speed.log"), "wb") as extra_log:
+            extra = subprocess.Popen(
+                [sys.executable, "-m", "speed_layer"],
+                env={**pipeline.env(), "LAMBDA_METRICS_PORT": "0"},
+                cwd=ROOT,
+                stdout=extra_log,
+                stderr=subprocess.STDOUT,
+            )
         wait_for(lambda: len(pipeline.health()["replicas"]) == 4, 30, "a fourth replica")
         second = pipeline.run_batch()
         assert second > first
@@ -118,3 +126,28 @@ def test_replicas_join_leave_and_die_under_batch_switches_exactly(replicated):
     assert owned == [0, 1, 2, 3]
     assert {s["batch_version"] for s in health["partitions"].values()} == {second}
     assert pipeline.restarts("speed-2") >= 1
+
+
+def workers_of(pid: int) -> list[int]:
+    """The child processes of ``pid``."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children]
+
+
+def test_ingest_and_serving_answer_from_two_processes_each(replicated):
+    pipeline = replicated
+    for service in ("ingest", "serving"):
+        pid = pipeline.pid(service)
+        assert pid is not None
+        workers = [p for p in workers_of(pid) if "spawn_main" in " ".join(command_line(p))]
+        assert len(workers) == 2, (service, workers)
+    # both workers' requests are counted in the one /metrics
+    for _ in range(6):
+        pipeline.query(VIEW)
+    text = pipeline.client.get(f"{pipeline.serving_url}/metrics").text
+    served = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("lambda_http_requests_total{") and 'route="/views/{name}"' in line
+    ]
+    assert sum(served) >= 6

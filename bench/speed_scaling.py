@@ -1,0 +1,131 @@
+"""Speed-layer throughput: events folded per second by 1, 2 and 4 replicas over 4 partitions,
+against a bare kafka-python consumer that only reads and decodes the same events.
+
+Events are produced to a topic of its own first; then the replicas start on an empty data
+directory and the clock runs from their first snapshot to the one that reflects every event.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kafka import KafkaConsumer
+
+from bench.queries import PAGES
+from common.events import Event, decode_event
+from common.kafka import make_producer
+from common.lake import Lake
+from common.settings import CommonSettings
+from common.speed_store import read_pointers
+from runner.broker import start_broker
+from runner.topic import prepare_topic
+from tests.launcher import ROOT, free_port
+
+PARTITIONS = 4
+
+
+@contextmanager
+def broker(base: Path) -> Iterator[CommonSettings]:
+    """A bundled broker on a free port, with the topic created."""
+    bootstrap = f"127.0.0.1:{free_port()}"
+    process = start_broker(bootstrap, base / "broker.log")
+    try:
+        yield CommonSettings(
+            kafka_bootstrap=bootstrap, partitions=PARTITIONS, data_dir=base / "unused"
+        )
+    finally:
+        process.kill()
+        process.wait()
+
+
+def produce(settings: CommonSettings, count: int) -> None:
+    """``count`` page views, keyed by id as ingest does."""
+    producer = make_producer(settings, acks=1, linger_ms=20, enable_idempotence=False)
+    now = int(time.time() * 1000)
+    for i in range(count):
+        event = Event(
+            str(uuid.uuid4()),
+            "page_view",
+            now - i % 3_600_000,
+            {"page": PAGES[i % len(PAGES)], "user_id": f"u{i % 997}"},
+        )
+        producer.send(settings.topic, key=event.id.encode(), value=event.encode())
+    producer.flush()
+    producer.close()
+
+
+def bare_consumer_rate(settings: CommonSettings, count: int) -> float:
+    """Events per second a bare consumer reads and decodes (the same fetch settings)."""
+    consumer = KafkaConsumer(
+        settings.topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        api_version=settings.api_version,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=100,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        max_poll_records=20_000,
+    )
+    seen = 0
+    started = time.monotonic()
+    while seen < count:
+        for records in consumer.poll(timeout_ms=200).values():
+            for record in records:
+                decode_event(record.value)
+            seen += len(records)
+    elapsed = time.monotonic() - started
+    consumer.close()
+    return count / elapsed
+
+
+def replicas_rate(settings: CommonSettings, data_dir: Path, replicas: int, count: int) -> float:
+    """Events per second ``replicas`` speed processes fold, from their first snapshot on."""
+    lake = Lake(data_dir)
+    lake.ensure()
+    env = {
+        **os.environ,
+        "LAMBDA_DATA_DIR": str(data_dir),
+        "LAMBDA_VIEWS_FILE": str(ROOT / "views.yaml"),
+        "LAMBDA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "LAMBDA_METRICS_PORT": "0",
+        "LAMBDA_LOG_LEVEL": "WARNING",
+    }
+    prepare_topic(settings.model_copy(update={"data_dir": data_dir}), lake)
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "speed_layer"], env=env, cwd=ROOT)
+        for _ in range(replicas)
+    ]
+    try:
+        first = None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            pointers = read_pointers(lake, 1)
+            if pointers and first is None:
+                first = time.monotonic()
+            if sum(p.next_offset for p in pointers.values()) >= count:
+                return count / (time.monotonic() - (first or time.monotonic()))
+            time.sleep(0.02)  # sampling the snapshots, not synchronisation
+        raise TimeoutError(f"{replicas} replica(s) did not fold {count} events in 600 s")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+def speed_scaling(base: Path, count: int, replica_counts: tuple[int, ...]) -> dict[str, float]:
+    """Events folded per second by each replica count, and by the bare consumer."""
+    rates: dict[str, float] = {}
+    with broker(base) as settings:
+        produce(settings, count)
+        rates["bare consumer"] = bare_consumer_rate(settings, count)
+        for replicas in replica_counts:
+            data_dir = base / f"data-{replicas}"
+            rates[f"{replicas} replica(s)"] = replicas_rate(settings, data_dir, replicas, count)
+    return rates
