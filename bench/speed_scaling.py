@@ -21,7 +21,7 @@ from common.events import Event, decode_event
 from common.kafka import make_producer
 from common.lake import Lake
 from common.settings import CommonSettings
-from common.speed_store import read_pointers
+from common.speed_store import read_members, read_pointers
 from runner.broker import start_broker
 from runner.topic import prepare_topic
 from tests.launcher import ROOT, free_port
@@ -88,15 +88,8 @@ def replicas_rate(settings: CommonSettings, data_dir: Path, replicas: int, count
     """Events per second ``replicas`` speed processes fold, from their first snapshot on."""
     lake = Lake(data_dir)
     lake.ensure()
-    env = {
-        **os.environ,
-        "LAMBDA_DATA_DIR": str(data_dir),
-        "LAMBDA_VIEWS_FILE": str(ROOT / "views.yaml"),
-        "LAMBDA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "LAMBDA_METRICS_PORT": "0",
-        "LAMBDA_LOG_LEVEL": "WARNING",
-    }
     prepare_topic(settings.model_copy(update={"data_dir": data_dir}), lake)
+    env = _speed_env(settings, data_dir)
     processes = [
         subprocess.Popen([sys.executable, "-m", "speed_layer"], env=env, cwd=ROOT)
         for _ in range(replicas)
@@ -119,8 +112,43 @@ def replicas_rate(settings: CommonSettings, data_dir: Path, replicas: int, count
             process.wait(timeout=30)
 
 
-def speed_scaling(base: Path, count: int, replica_counts: tuple[int, ...]) -> dict[str, float]:
-    """Events folded per second by each replica count, and by the bare consumer."""
+def restart_seconds(settings: CommonSettings, data_dir: Path) -> float:
+    """Seconds from a replica's start until it serves every partition again, continuing the
+    snapshots another replica left (all the events since the last batch: no batch ran)."""
+    lake = Lake(data_dir)
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "speed_layer"], env=_speed_env(settings, data_dir), cwd=ROOT
+    )
+    try:
+        deadline = started + 300
+        while time.monotonic() < deadline:
+            owned = [p for m in read_members(lake) for p in m.get("partitions", [])]
+            if len(owned) == PARTITIONS:
+                return time.monotonic() - started
+            time.sleep(0.02)  # sampling, not synchronisation
+        raise TimeoutError("the restarted replica did not take its partitions within 300 s")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _speed_env(settings: CommonSettings, data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "LAMBDA_DATA_DIR": str(data_dir),
+        "LAMBDA_VIEWS_FILE": str(ROOT / "views.yaml"),
+        "LAMBDA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "LAMBDA_METRICS_PORT": "0",
+        "LAMBDA_LOG_LEVEL": "WARNING",
+    }
+
+
+def speed_scaling(
+    base: Path, count: int, replica_counts: tuple[int, ...]
+) -> tuple[dict[str, float], float]:
+    """Events folded per second by each replica count and by the bare consumer; and the
+    restart time of one replica over ``count`` events since the last batch."""
     rates: dict[str, float] = {}
     with broker(base) as settings:
         produce(settings, count)
@@ -128,4 +156,5 @@ def speed_scaling(base: Path, count: int, replica_counts: tuple[int, ...]) -> di
         for replicas in replica_counts:
             data_dir = base / f"data-{replicas}"
             rates[f"{replicas} replica(s)"] = replicas_rate(settings, data_dir, replicas, count)
-    return rates
+        restart = restart_seconds(settings, base / f"data-{replica_counts[0]}")
+    return rates, restart

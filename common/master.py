@@ -125,10 +125,13 @@ def props_of(raw: str) -> dict[str, Any]:
     return props if isinstance(props, dict) else {}
 
 
-def read_events(path: Path, start: int = 0) -> Iterator[Event]:
-    """The events of one file from offset ``start`` on, in offset order."""
+def read_events(path: Path, start: int = 0, end: int | None = None) -> Iterator[Event]:
+    """The events of one file from offset ``start`` on (up to ``end``, exclusive), in offset
+    order."""
     table = _read(path, [*EVENT_COLUMNS, "offset", "rejected"])
     for row in table.to_pylist():
+        if end is not None and row["offset"] >= end:
+            break
         if row["offset"] >= start and is_event(row["type"], row["rejected"]):
             yield Event(row["id"], row["type"], row["ts"], props_of(row["props"]))
 

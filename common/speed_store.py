@@ -1,18 +1,19 @@
 """Speed-layer snapshots on disk, one chain of files per slice: the owner of their format.
 
     speed/g=<gen>/p=<partition>/current.json          the slice's pointer (SlicePointer)
-    speed/g=<gen>/p=<partition>/<seq>.<view>.parquet  state rows of one view, additive
-    speed/g=<gen>/p=<partition>/<seq>.ids.parquet     event ids counted in that stretch
+    speed/g=<gen>/p=<partition>/<seq>.<view>.parquet  a segment's rows of one view
+    speed/g=<gen>/p=<partition>/<seq>.ids.parquet     the event ids counted in a segment
     speed/g=<gen>/earlier/...                         the slice of earlier topic generations
     speed/members/<replica>.lock, .json               live replicas (speed_layer/membership.py)
 
 A slice is one partition of the current topic generation, or (``EARLIER``) the archived
-events of earlier generations that its batch version does not cover. Its state is a chain of
-files whose rows add up: every metric's state combines (counts and sums add, minima and
-maxima combine, sketches union), so a snapshot writes only what changed since the one before
-it, and compaction combines a chain into one file. The pointer names the chain, the batch
-version the state continues and the offset it reflects; it is replaced atomically, and a
-file is only deleted some seconds after no pointer names it.
+events of earlier generations that its batch version does not cover. Its state is a list of
+*segments*, each the state of a stretch of offsets: per view one file, plus the ids counted.
+Their rows add up (every metric's state combines: counts and sums add, minima and maxima
+combine, sketches union), so a snapshot rewrites only the newest segment, and a new batch
+version drops the segments it covers whole. The pointer names the segments, the batch version
+the state continues and the offset it reflects; it is replaced atomically, and a file is only
+deleted some seconds after no pointer names it.
 """
 
 import fcntl
@@ -38,6 +39,41 @@ RETIRED_GRACE_S = 30.0
 
 
 @dataclass(frozen=True)
+class Segment:
+    """The state of one stretch of offsets ``[first, end)`` of a slice: per view one file,
+    and the ids counted in it. Segments of a slice add up; a new batch version drops those
+    it covers whole."""
+
+    first: int
+    end: int
+    events: int
+    files: dict[str, str]
+    ids: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "first": self.first,
+            "end": self.end,
+            "events": self.events,
+            "files": dict(self.files),
+            "ids": self.ids,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> "Segment":
+        return cls(
+            first=int(raw["first"]),
+            end=int(raw["end"]),
+            events=int(raw["events"]),
+            files={str(v): str(f) for v, f in raw["files"].items()},
+            ids=raw.get("ids"),
+        )
+
+    def names(self) -> set[str]:
+        return set(self.files.values()) | ({self.ids} if self.ids else set())
+
+
+@dataclass(frozen=True)
 class SlicePointer:
     """The published state of one slice."""
 
@@ -48,9 +84,8 @@ class SlicePointer:
     """The first offset of the partition the state does not reflect (0 for ``EARLIER``)."""
     events: int
     written_at: str
-    files: dict[str, tuple[str, ...]]
-    """Per view, the chain of files whose rows add up to its state."""
-    ids: tuple[str, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    """Oldest first; the last may still grow (its files are rewritten until it is sealed)."""
     fingerprints: dict[str, str] = field(default_factory=dict)
     missing: int = 0
     """Offsets before ``next_offset`` that no layer could read (retention deleted them before
@@ -60,7 +95,15 @@ class SlicePointer:
 
     @property
     def views(self) -> tuple[str, ...]:
-        return tuple(self.files)
+        """The views the state holds (those it was built for)."""
+        return tuple(self.fingerprints)
+
+    def view_files(self, view: str) -> list[str]:
+        return [seg.files[view] for seg in self.segments if view in seg.files]
+
+    def names(self) -> set[str]:
+        """Every file the pointer names."""
+        return {name for seg in self.segments for name in seg.names()}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,8 +113,7 @@ class SlicePointer:
             "next_offset": self.next_offset,
             "events": self.events,
             "written_at": self.written_at,
-            "files": {view: list(chain) for view, chain in self.files.items()},
-            "ids": list(self.ids),
+            "segments": [seg.to_json() for seg in self.segments],
             "fingerprints": dict(self.fingerprints),
             "missing": self.missing,
             "owner": self.owner,
@@ -87,8 +129,7 @@ class SlicePointer:
             next_offset=int(raw["next_offset"]),
             events=int(raw["events"]),
             written_at=str(raw["written_at"]),
-            files={str(v): tuple(chain) for v, chain in raw["files"].items()},
-            ids=tuple(raw.get("ids", ())),
+            segments=tuple(Segment.from_json(seg) for seg in raw.get("segments", ())),
             fingerprints={str(v): str(f) for v, f in raw.get("fingerprints", {}).items()},
             missing=int(raw.get("missing", 0)),
             owner=str(raw.get("owner", "")),
@@ -180,7 +221,7 @@ class SliceStore:
         return self.dir / name
 
     def view_files(self, pointer: SlicePointer, view: str) -> list[Path]:
-        return [self.path(name) for name in pointer.files.get(view, ())]
+        return [self.path(name) for name in pointer.view_files(view)]
 
     def write_table(self, sequence: int, what: str, table: pa.Table) -> str:
         """Publish ``table`` as the file of ``what`` (a view, or ``IDS``) at ``sequence``."""
@@ -191,10 +232,13 @@ class SliceStore:
     def write_ids(self, sequence: int, ids: Iterable[str]) -> str:
         return self.write_table(sequence, IDS, pa.table({"id": pa.array(list(ids), pa.string())}))
 
-    def read_ids(self, pointer: SlicePointer) -> set[str]:
+    def read_ids(self, segments: Iterable[Segment]) -> set[str]:
+        """The ids counted in ``segments``."""
         seen: set[str] = set()
-        for name in pointer.ids:
-            seen.update(pq.read_table(self.path(name), schema=IDS_SCHEMA)["id"].to_pylist())
+        for seg in segments:
+            if seg.ids:
+                table = pq.read_table(self.path(seg.ids), schema=IDS_SCHEMA)
+                seen.update(table["id"].to_pylist())
         return seen
 
     def retire(self, names: Iterable[str]) -> None:
@@ -204,8 +248,7 @@ class SliceStore:
 
     def retire_unreferenced(self, pointer: SlicePointer | None) -> None:
         """Files left by an earlier owner that ``pointer`` does not name."""
-        named = set() if pointer is None else {n for c in pointer.files.values() for n in c}
-        named |= set() if pointer is None else set(pointer.ids)
+        named = set() if pointer is None else pointer.names()
         if self.dir.is_dir():
             self.retire(p.name for p in self.dir.glob("*.parquet") if p.name not in named)
 

@@ -47,26 +47,34 @@ def union_sketch_lists(table: pa.Table, columns: list[StateColumn]) -> pa.Table:
     return table
 
 
-def combine_files(view: View, files: list[Path]) -> pa.Table:
-    """The states of ``files`` (one view's) combined into one row per group, in the view's
-    stored column order: a table that merges like the files themselves."""
+def combine(
+    connection: duckdb.DuckDBPyConnection, view: View, files: list[Path], table: pa.Table
+) -> pa.Table:
+    """The states of ``files`` and ``table`` (one view's) combined into one row per group, in
+    the view's stored column order: a table that merges like its inputs."""
     columns = view_state_columns(view)
     keys = [BUCKET_COLUMN, *(quote(d) for d in view.dimensions)]
+    names = ", ".join([*keys, *(quote(c.name) for c in columns)])
     sql = (
-        f"SELECT {', '.join(keys)}, {', '.join(partial_sql(c) for c in columns)} "
-        f"FROM read_parquet(?, union_by_name = true) GROUP BY ALL"
+        f"SELECT {', '.join(keys)}, {', '.join(partial_sql(c) for c in columns)} FROM ("
+        f"SELECT {names} FROM read_parquet(?) UNION ALL SELECT {names} FROM tail"
+        f") GROUP BY ALL"
     )
-    connection = duckdb.connect()
+    cursor = connection.cursor()
     try:
-        table = connection.sql(sql, params=[[str(f) for f in files]]).to_arrow_table()
+        cursor.register("tail", table)
+        combined = cursor.sql(sql, params=[[str(f) for f in files]]).to_arrow_table()
     finally:
-        connection.close()
-    table = union_sketch_lists(table, columns)
-    schema = pa.schema(
+        cursor.close()
+    return union_sketch_lists(combined, columns).cast(state_schema(view))
+
+
+def state_schema(view: View) -> pa.Schema:
+    """A stored view's columns (without a batch view's hidden ones) and their types."""
+    return pa.schema(
         [
             pa.field(BUCKET_COLUMN, pa.int64()),
             *(pa.field(d, pa.string()) for d in view.dimensions),
-            *(pa.field(c.name, c.part.arrow) for c in columns),
+            *(pa.field(c.name, c.part.arrow) for c in view_state_columns(view)),
         ]
     )
-    return table.cast(schema)

@@ -26,7 +26,7 @@ from common.kafka import Every, OffsetsOutOfRange, TopicConsumer
 from common.lake import BatchVersion, Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.master import archived_after, read_events
-from common.speed_store import EARLIER, SliceStore, remove_stale, try_lock
+from common.speed_store import EARLIER, Segment, SliceStore, remove_stale, try_lock
 from common.views import Catalog, load_catalog
 from speed_layer.membership import Membership, assignment
 from speed_layer.settings import SpeedSettings
@@ -48,21 +48,33 @@ LAG = Gauge(
 OWNED = Gauge("lambda_speed_partitions", "Partitions this replica owns")
 MANIFEST_CHECK_SECONDS = 0.2
 REBALANCE_SECONDS = 0.5
-CATCH_UP_RECORDS = 5_000
+CATCH_UP_RECORDS = 1_000
 """Records a new state reads per loop turn while it is built: the live path never waits
 longer than one such chunk."""
 
 
 @dataclass
+class Rebuild:
+    """A sealed segment read again from a new batch version's offset ``first`` to its end."""
+
+    version: BatchVersion
+    first: int
+    end: int
+    state: SliceState
+
+
+@dataclass
 class OwnedSlice:
-    """A partition this replica owns: the state served, and one being built onto a newer
-    batch version (fed by the catch-up consumer, or by the main one when nothing is served)."""
+    """A partition this replica owns: the state served (``current``), or one built from a
+    batch version's offsets that is served once it has read as far as the snapshot already
+    served (``pending``); and while it switches to a newer version, the segment read again."""
 
     partition: int
     publisher: SlicePublisher
     lock_fd: int
     current: SliceState | None = None
     pending: SliceState | None = None
+    rebuild: Rebuild | None = None
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -159,9 +171,11 @@ class SpeedReplica:
                 owned = self.slices.get(partition)
                 if owned is None:
                     continue
-                fed = owned.pending if consumer is self.catch_up else owned.fed_by_main
-                if fed is not None:
-                    self._assign(consumer, partition, fed)
+                if consumer is self.catch_up and owned.rebuild is not None:
+                    rebuild = owned.rebuild
+                    self._assign(consumer, partition, rebuild.state, rebuild.end)
+                elif consumer is self.consumer:
+                    self._assign(consumer, partition, owned.fed_by_main)
             return {}
 
     def _fold(self, state: SliceState, records: list) -> None:
@@ -218,54 +232,90 @@ class SpeedReplica:
             self._start_next_switch()
             return
         owned = self.slices.get(self.building)
-        if owned is None or owned.pending is None or owned.current is None:
+        rebuild = owned.rebuild if owned else None
+        if owned is None or rebuild is None:
             self._stop_building()
             return
-        batches = self._poll(self.catch_up, 10)
-        records = batches.get(self.building, [])
-        if records:
-            self._fold(owned.pending, records)
-        if owned.pending.next_offset >= owned.current.next_offset:
-            self._switch(owned)
+        records = self._poll(self.catch_up, 10).get(owned.partition, [])
+        self._fold(rebuild.state, [r for r in records if r.offset < rebuild.end])
+        if rebuild.state.next_offset >= rebuild.end:
+            segment = owned.publisher.write_segment(rebuild.state, rebuild.first, rebuild.end)
+            self._finish_switch(owned, rebuild.version, rebuild.end, segment)
 
     def _start_next_switch(self) -> None:
+        """Switch the first partition whose state is on an older batch version than the
+        newest: segments the new version covers whole are dropped, the one it covers in part
+        is read again from its offset (by the catch-up consumer, a chunk per loop turn, while
+        the old state keeps being served and fed), and the rest are kept."""
         manifest = self.manifest
         if manifest is None:
             return
-        for owned in self.slices.values():
-            current = owned.current
-            if current is None or owned.pending is not None:
-                continue
-            if current.base_version == manifest.version:
-                continue
-            start = manifest.next_offsets(self.generation).get(owned.partition, 0)
-            owned.pending = SliceState(self.catalog, manifest.version, start)
-            owned.started = time.monotonic()
-            if start >= current.next_offset:
-                self._switch(owned)  # the batch covers all the served state has
-            else:
-                self.building = owned.partition
-                self._assign(self.catch_up, owned.partition, owned.pending)
+        owned = next(
+            (
+                o
+                for o in self.slices.values()
+                if o.current is not None
+                and o.rebuild is None
+                and o.current.base_version != manifest.version
+            ),
+            None,
+        )
+        if owned is None or owned.current is None:
             return
+        covered = manifest.next_offsets(self.generation).get(owned.partition, 0)
+        current = owned.current
+        owned.started = time.monotonic()
+        if covered >= current.next_offset:  # the batch holds everything the state has
+            fresh = SliceState(self.catalog, manifest.version, covered, missing=current.missing)
+            owned.publisher.publish(fresh, fresh=True)
+            owned.current = fresh
+            self.consumer.seek(owned.partition, covered)
+            self._log_switch(owned, current.base_version, 0)
+            return
+        owned.publisher.publish(current, seal=True)  # what the live path adds is kept
+        straddling = next((s for s in owned.publisher.sealed if s.first < covered < s.end), None)
+        if straddling is None:
+            self._finish_switch(owned, manifest, covered, None)
+            return
+        owned.publisher.merging = False  # the segments must keep their bounds meanwhile
+        owned.rebuild = Rebuild(
+            manifest, covered, straddling.end, SliceState(self.catalog, manifest.version, covered)
+        )
+        self.building = owned.partition
+        self._assign(self.catch_up, owned.partition, owned.rebuild.state, straddling.end)
 
-    def _switch(self, owned: OwnedSlice) -> None:
-        """Serve the new state from now on (it has caught up with the old one)."""
-        new, old = owned.pending, owned.current
-        assert new is not None
-        owned.publisher.publish(new, fresh=True)
-        owned.current, owned.pending = new, None
-        self.consumer.seek(owned.partition, new.next_offset)
+    def _finish_switch(
+        self, owned: OwnedSlice, version: BatchVersion, keep_from: int, read: Segment | None
+    ) -> None:
+        """Serve the state on ``version``: the segment read again, then those kept."""
+        current = owned.current
+        assert current is not None
+        publisher = owned.publisher
+        kept = [s for s in publisher.sealed if s.first >= keep_from]
+        segments = ([read] if read is not None and read.events else []) + kept
+        previous = current.base_version
+        current.seen = owned.publisher.store.read_ids(segments) | set(current.open_ids)
+        current.base_version = version.version
+        publisher.merging = True
+        publisher.replace_sealed(current, segments)
+        owned.rebuild = None
         if self.building == owned.partition:
             self._stop_building()
+        self._log_switch(owned, previous, read.events if read else 0)
+
+    def _log_switch(self, owned: OwnedSlice, previous: str | None, read_again: int) -> None:
+        current = owned.current
+        assert current is not None
         log.info(
-            "partition %d switched to batch version %s at offset %d (%d events since it; "
-            "built in %.1fs; was on %s)",
+            "partition %d switched to batch version %s at offset %d (%d events since it, %d of "
+            "them read again; %.1fs; was on %s)",
             owned.partition,
-            new.base_version,
-            new.next_offset,
-            new.events,
+            current.base_version,
+            current.next_offset,
+            current.events,
+            read_again,
             time.monotonic() - owned.started,
-            old.base_version if old else "nothing",
+            previous or "nothing",
         )
 
     def _stop_building(self) -> None:
@@ -317,7 +367,7 @@ class SpeedReplica:
                 self.catalog,
                 pointer.base_version,
                 pointer.next_offset,
-                store.read_ids(pointer),
+                store.read_ids(pointer.segments),
                 pointer.missing,
             )
         else:
@@ -379,27 +429,34 @@ class SpeedReplica:
             self.earlier_fd = None
 
     # -- reading from a start offset: the archive holds what the log no longer does ------
-    def _assign(self, consumer: TopicConsumer, partition: int, state: SliceState) -> None:
+    def _assign(
+        self,
+        consumer: TopicConsumer,
+        partition: int,
+        state: SliceState,
+        until: int | None = None,
+    ) -> None:
+        """Read ``partition`` into ``state`` from its next offset (up to ``until``): from the
+        archive what the log no longer holds, then from the log."""
         log_start = consumer.beginning_offsets([partition])[partition]
         if state.next_offset < log_start:
-            self._read_archive(state, partition, log_start)
+            self._read_archive(state, partition, min(log_start, until or log_start))
         consumer.assign({partition: state.next_offset})
 
-    def _read_archive(self, state: SliceState, partition: int, log_start: int) -> None:
-        """Fold in the archived events of ``partition`` up to the log start, which the log
-        no longer holds. Offsets that neither holds (the archiver was behind retention) are
-        an error, counted as missing."""
+    def _read_archive(self, state: SliceState, partition: int, stop: int) -> None:
+        """Fold in the archived events of ``partition`` up to ``stop`` (the log start, which
+        the log no longer holds). Offsets that neither holds (the archiver was behind
+        retention) are an error, counted as missing."""
         for f in archived_after(self.lake, self.generation, partition, state.next_offset):
-            if state.next_offset >= log_start or f.first > log_start:
+            if state.next_offset >= stop or f.first > stop:
                 break  # the log holds the rest
             if f.first > state.next_offset:
                 self._lost(state, partition, f.first)
-            position = state.next_offset
-            for event in read_events(f.path, start=position):
+            for event in read_events(f.path, start=state.next_offset, end=stop):
                 state.apply(event)
-            state.next_offset = f.end
-        if state.next_offset < log_start:
-            self._lost(state, partition, log_start)
+            state.next_offset = min(f.end, stop)
+        if state.next_offset < stop:
+            self._lost(state, partition, stop)
 
     @staticmethod
     def _lost(state: SliceState, partition: int, end: int) -> None:

@@ -1,7 +1,5 @@
 """The state of one slice (a partition, or the earlier generations) since its batch version."""
 
-import pyarrow as pa
-
 from common.events import Event
 from common.views import Catalog
 from speed_layer.view_state import ViewState
@@ -10,9 +8,10 @@ from speed_layer.view_state import ViewState
 class SliceState:
     """The events of one slice after a batch version's offsets, each event id counted once.
 
-    Views hold only what changed since the last snapshot (``take_delta``): the files already
-    written hold the rest, and their rows add up. ``seen`` holds every id counted since the
-    batch version, so a duplicate is dropped however long ago its first copy came.
+    Views hold the *open segment*: what was folded in from ``open_first`` on (the sealed
+    segments on disk hold the rest; ``SlicePublisher`` seals it once it has grown). ``seen``
+    holds every id counted since the batch version, so a duplicate is dropped however long
+    ago its first copy came; ``open_ids`` those counted in the open segment.
     """
 
     def __init__(
@@ -32,7 +31,10 @@ class SliceState:
         for state in self.views.values():
             self._by_type.setdefault(state.view.event_type, []).append(state)
         self.seen = set() if seen is None else seen
-        self.new_ids: list[str] = []
+        self.open_first = next_offset
+        self.open_ids: list[str] = []
+        self.dirty: set[str] = set()  # views folded into since the last snapshot
+        self.new_ids = False  # ids counted since the last snapshot
 
     @property
     def events(self) -> int:
@@ -41,8 +43,8 @@ class SliceState:
 
     @property
     def changed(self) -> bool:
-        """Whether anything was counted since the last ``take_delta``."""
-        return bool(self.new_ids)
+        """Whether anything was counted since the last snapshot (``written``)."""
+        return self.new_ids
 
     def apply_record(self, offset: int, event: Event | None) -> None:
         """Fold in the record at ``offset`` (None: not an event) unless already past it."""
@@ -57,9 +59,11 @@ class SliceState:
         if event.id in self.seen:
             return False
         self.seen.add(event.id)
-        self.new_ids.append(event.id)
+        self.open_ids.append(event.id)
+        self.new_ids = True
         for state in self._by_type.get(event.type, ()):
             state.apply(event)
+            self.dirty.add(state.view.name)
         return True
 
     def skip(self, first: int, end: int) -> None:
@@ -67,10 +71,15 @@ class SliceState:
         self.missing += end - first
         self.next_offset = max(self.next_offset, end)
 
-    def take_delta(self) -> tuple[dict[str, pa.Table], list[str]]:
-        """The changed views' rows and the ids counted since the last call; resets both."""
-        tables = {name: view.to_table() for name, view in self.views.items() if view.groups}
-        for name in tables:
-            self.views[name].groups = {}
-        ids, self.new_ids = self.new_ids, []
-        return tables, ids
+    def written(self) -> None:
+        """A snapshot holds everything so far: nothing is new or dirty any more."""
+        self.new_ids = False
+        self.dirty = set()
+
+    def seal(self) -> None:
+        """The open segment is on disk for good: a new one opens at the next offset."""
+        for view in self.views.values():
+            view.groups = {}
+        self.open_ids = []
+        self.open_first = self.next_offset
+        self.written()

@@ -8,6 +8,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_speed_scaling_measures_every_replica_count_and_the_bare_consumer(tmp_path):
-    rates = speed_scaling(tmp_path, 2_000, (1, 2))
+    rates, restart = speed_scaling(tmp_path, 2_000, (1, 2))
     assert set(rates) == {"bare consumer", "1 replica(s)", "2 replica(s)"}
     assert all(rate > 0 for rate in rates.values())
+    assert restart > 0

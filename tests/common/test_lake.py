@@ -217,8 +217,7 @@ def test_versions_are_numbered_after_the_newest(tmp_path):
 def test_fingerprints_round_trip_and_files_written_before_them_have_none():
     fingerprints = {"page_views_by_page": "f1", "revenue_by_country": "f2"}
     version = BatchVersion("000001", "t", 1, {1: {0: 0}}, tuple(fingerprints), 1.0, fingerprints)
-    pointer = SlicePointer(1, 0, "000001", 1, 0, "t", dict.fromkeys(fingerprints, ()),
-                           fingerprints=fingerprints)  # fmt: skip
+    pointer = SlicePointer(1, 0, "000001", 1, 0, "t", fingerprints=fingerprints)
     for kind, written in ((BatchVersion, version), (SlicePointer, pointer)):
         raw = json.loads(json.dumps(written.to_json()))
         assert raw["fingerprints"] == fingerprints

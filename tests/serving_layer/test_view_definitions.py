@@ -34,8 +34,7 @@ def batch(fingerprints: dict[str, str]) -> list[BatchVersion]:
 def speed(fingerprints: dict[str, str]) -> list[SlicePointer]:
     """Two partitions' snapshots, both of the same definitions."""
     return [
-        SlicePointer(1, partition, "000003", 10, 0, "t", dict.fromkeys(fingerprints, ()),
-                     fingerprints=fingerprints)
+        SlicePointer(1, partition, "000003", 10, 0, "t", fingerprints=fingerprints)
         for partition in (0, 1)
     ]  # fmt: skip
 

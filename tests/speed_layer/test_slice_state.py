@@ -85,9 +85,9 @@ def test_duplicate_ids_count_once_and_the_first_wins():
 def test_a_duplicate_does_not_mark_the_state_changed():
     state = SliceState(CATALOG, None)
     state.apply(event("a", "purchase", amount=1))
-    state.take_delta()
+    state.written()
     assert state.apply(event("a", "purchase", amount=1)) is False
-    assert not state.changed
+    assert not state.changed and not state.dirty
 
 
 def test_events_of_other_types_are_ignored_but_remembered():
@@ -121,14 +121,16 @@ def test_a_record_before_the_next_offset_is_not_applied_again():
     assert (state.events, state.next_offset) == (1, 7)
 
 
-def test_take_delta_hands_over_what_changed_and_starts_again():
-    state = SliceState(CATALOG, None)
-    state.apply(event("a", "purchase", country="DE", amount=5))
-    tables, ids = state.take_delta()
-    assert set(tables) == {"revenue", "purchases_per_day"} and ids == ["a"]
-    assert not state.changed
-    state.apply(event("a", "purchase", country="DE", amount=5))  # a duplicate: nothing new
-    state.apply(event("b", "page_view", page="/"))
-    tables, ids = state.take_delta()
-    assert set(tables) == {"pages"} and ids == ["b"]
-    assert state.events == 2
+def test_a_snapshot_clears_what_changed_and_sealing_opens_a_new_segment():
+    state = SliceState(CATALOG, None, next_offset=3)
+    state.apply_record(3, event("a", "purchase", country="DE", amount=5))
+    assert state.dirty == {"revenue", "purchases_per_day"} and state.changed
+    state.written()
+    assert not state.changed and not state.dirty
+    assert state.open_ids == ["a"] and state.views["revenue"].groups  # still the open segment
+    state.apply_record(4, event("a", "purchase", country="DE", amount=5))  # a duplicate
+    state.apply_record(5, event("b", "page_view", page="/"))
+    assert state.dirty == {"pages"} and state.open_ids == ["a", "b"]
+    state.seal()
+    assert (state.open_first, state.open_ids, state.events) == (6, [], 2)
+    assert not any(view.groups for view in state.views.values())

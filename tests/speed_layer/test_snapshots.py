@@ -1,12 +1,16 @@
-"""A slice's snapshots: each writes only what changed, chains stay short, nothing is lost."""
+"""A slice's snapshots: segments that add up, the open one rewritten where it changed, sealed
+ones kept, merged when there are too many; old files go only after a grace period."""
+
+import itertools
 
 import duckdb
 
 from common.events import Event
 from common.speed_store import EARLIER, SlicePointer, SliceStore, read_pointers
 from common.views import parse_catalog
+from speed_layer import snapshots
 from speed_layer.slice_state import SliceState
-from speed_layer.snapshots import MAX_CHAIN, SlicePublisher
+from speed_layer.snapshots import SlicePublisher
 
 CATALOG = parse_catalog(
     {
@@ -26,7 +30,7 @@ def tap(number: int) -> Event:
 
 
 def totals(store: SliceStore, pointer: SlicePointer) -> tuple[int, int, float]:
-    """Count, rows after combining, and max over the chain of ``taps``."""
+    """Count, groups after combining, and max over every segment of ``taps``."""
     files = [str(p) for p in store.view_files(pointer, "taps")]
     return duckdb.sql(
         "SELECT sum(n__count)::BIGINT, count(DISTINCT screen), max(top__max) "
@@ -34,44 +38,66 @@ def totals(store: SliceStore, pointer: SlicePointer) -> tuple[int, int, float]:
     ).fetchall()[0]  # fmt: skip
 
 
-def test_the_pointer_names_the_definitions_and_the_chain(lake):
+def test_the_pointer_names_the_definitions_and_no_segment_for_an_empty_state(lake):
     store = SliceStore(lake, 1, 0)
     written = SlicePublisher(store, CATALOG, "r1").publish(SliceState(CATALOG, None), fresh=True)
     assert written.fingerprints == CATALOG.fingerprints()
-    assert written.files == {"taps": (), "buys": ()}
+    assert written.views == ("taps", "buys")
+    assert written.segments == ()
     assert read_pointers(lake, 1) == {0: written}
     assert store.read() == written
 
 
-def test_a_snapshot_writes_only_the_views_that_changed(lake):
+def test_a_snapshot_rewrites_only_the_open_segments_views_that_changed(lake):
     store = SliceStore(lake, 1, 3)
     publisher = SlicePublisher(store, CATALOG, "r1")
     state = SliceState(CATALOG, None)
-    state.apply(tap(1))
-    first = publisher.publish(state)
-    state.apply(tap(2))
-    second = publisher.publish(state)
-    assert len(second.files["taps"]) == 2 and second.files["buys"] == ()
-    assert second.files["taps"][0] == first.files["taps"][0]  # not rewritten
-    assert len(second.ids) == 2
+    state.apply_record(0, tap(1))
+    state.apply_record(1, Event("b1", "buy", 0, {}))
+    (first,) = publisher.publish(state).segments
+    state.apply_record(2, tap(2))
+    (second,) = publisher.publish(state).segments
+    assert second.files["buys"] == first.files["buys"]  # not rewritten
+    assert second.files["taps"] != first.files["taps"]
+    assert (second.first, second.end, second.events) == (0, 3, 3)
+    assert totals(store, store.read())[0] == 2
 
 
-def test_compaction_keeps_chains_short_and_the_state_whole(lake):
+def test_segments_are_sealed_when_full_and_the_oldest_merged_past_the_limit(lake, monkeypatch):
+    monkeypatch.setattr(snapshots, "SEGMENT_EVENTS", 5)
+    monkeypatch.setattr(snapshots, "MAX_SEGMENTS", 4)
     store = SliceStore(lake, 1, 0)
     publisher = SlicePublisher(store, CATALOG, "r1")
     state = SliceState(CATALOG, "000001", 0)
-    longest = 0
     for number in range(200):
         state.apply_record(number, tap(number))
         pointer = publisher.publish(state)
-        longest = max(longest, len(pointer.files["taps"]), len(pointer.ids))
-    assert longest <= MAX_CHAIN + 1
+        assert len(pointer.segments) <= 4 + 1
     assert totals(store, pointer) == (200, 3, 199.0)
-    assert store.read_ids(pointer) == {f"t{n}" for n in range(200)}
+    assert store.read_ids(pointer.segments) == {f"t{n}" for n in range(200)}
     assert (pointer.events, pointer.next_offset) == (200, 200)
+    bounds = [(s.first, s.end) for s in pointer.segments]
+    assert bounds[0][0] == 0 and bounds[-1][1] == 200
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))  # contiguous
+    assert pointer.segments[0].events > pointer.segments[-1].events  # the oldest are merged
 
 
-def test_a_fresh_state_starts_a_chain_of_its_own_and_old_files_go_after_a_grace(lake):
+def test_a_restored_state_keeps_its_segments_and_opens_a_new_one(lake):
+    store = SliceStore(lake, 1, 0)
+    state = SliceState(CATALOG, None)
+    state.apply_record(0, tap(1))
+    SlicePublisher(store, CATALOG, "r1").publish(state)
+    written = store.read()
+    restored = SliceState(CATALOG, None, 1, seen=store.read_ids(written.segments))
+    restored.apply_record(1, tap(1))  # a duplicate
+    restored.apply_record(2, tap(2))
+    pointer = SlicePublisher(store, CATALOG, "r2").publish(restored)
+    assert [(s.first, s.end, s.events) for s in pointer.segments] == [(0, 1, 1), (1, 3, 1)]
+    assert totals(store, pointer)[0] == 2
+    assert pointer.events == 2
+
+
+def test_a_fresh_state_starts_segments_of_its_own_and_old_files_go_after_a_grace(lake):
     store = SliceStore(lake, 1, EARLIER)
     publisher = SlicePublisher(store, CATALOG, "r1")
     state = SliceState(CATALOG, "000001")
@@ -80,9 +106,10 @@ def test_a_fresh_state_starts_a_chain_of_its_own_and_old_files_go_after_a_grace(
     fresh = SliceState(CATALOG, "000002")
     fresh.apply(tap(2))
     new = publisher.publish(fresh, fresh=True)
-    assert set(new.files["taps"]).isdisjoint(old.files["taps"])
+    assert old.names().isdisjoint(new.names())
     assert totals(store, new)[0] == 1
-    assert store.path(old.files["taps"][0]).exists()  # a reader may still hold the old pointer
+    (old_file,) = old.view_files("taps")
+    assert store.path(old_file).exists()  # a reader may still hold the old pointer
     store.collect(grace_s=0)
-    assert not store.path(old.files["taps"][0]).exists()
-    assert store.path(new.files["taps"][0]).exists()
+    assert not store.path(old_file).exists()
+    assert all(store.path(name).exists() for name in new.names())

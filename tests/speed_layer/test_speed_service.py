@@ -15,6 +15,7 @@ from common.master import PartitionBuffer, write_master_file
 from common.speed_store import SlicePointer, read_pointers
 from common.views import parse_catalog
 from serving_layer.sources import resolve
+from speed_layer import snapshots
 from speed_layer.membership import Membership
 from speed_layer.service import SpeedReplica
 from speed_layer.settings import SpeedSettings
@@ -76,7 +77,9 @@ def run_replica(
         if count[0] >= polls:
             stop.set()
 
-    replica = SpeedReplica(SpeedSettings(data_dir=lake.root), lake, CATALOG, replica_id)
+    replica = SpeedReplica(
+        SpeedSettings(data_dir=lake.root, speed_snapshot_seconds=0.001), lake, CATALOG, replica_id
+    )
     replica.stop = stop
     replica.rebalance_seconds = 0
     consumers = [
@@ -209,3 +212,44 @@ def test_replicas_share_the_partitions_and_a_leaving_one_hands_its_over(lake):
     run_replica(lake, log, replica_id="r2")
     assert {p: s.next_offset for p, s in read_pointers(lake, 1).items()} == {0: 3, 1: 4}
     assert served_orders(lake)[0] == 7
+
+
+def test_while_a_partition_switches_its_old_state_keeps_being_served_and_fed(lake):
+    log = topic(p0=10)
+    run_replica(lake, log)
+    publish_version(lake, BatchVersion("000001", "t", 2, {1: {0: 1}}, ("orders",)))
+    seen: list[tuple[str | None, int]] = []
+
+    def during(number: int) -> None:
+        current = read_pointers(lake, 1)[0]
+        seen.append((current.base_version, current.next_offset))
+        if number == 2:
+            for offset in range(10, 15):
+                log.append(0, purchase(0, offset).encode())
+
+    run_replica(lake, log, polls=40, on_poll=during)
+
+    assert (None, 15) in seen  # the old pair took the new events while the new one was built
+    assert seen[-1] == ("000001", 15)
+    assert served_orders(lake) == (13, float(sum(range(2, 15))))
+
+
+def test_a_switch_reads_again_only_the_segment_the_new_version_covers_in_part(
+    lake, monkeypatch, caplog
+):
+    monkeypatch.setattr(snapshots, "SEGMENT_EVENTS", 3)
+    log = topic(p0=12)
+    run_replica(lake, log, polls=20)
+    assert len(pointer(lake, 0).segments) >= 3
+    publish_version(lake, BatchVersion("000001", "t", 5, {1: {0: 4}}, ("orders",)))
+
+    with caplog.at_level(logging.INFO, logger="speed"):
+        run_replica(lake, log, polls=30)
+
+    switched = pointer(lake, 0)
+    assert (switched.base_version, switched.next_offset) == ("000001", 12)
+    assert switched.segments[0].first == 5  # 0..4 are the batch's now
+    assert served_orders(lake) == (7, float(sum(range(5, 12))))
+    (line,) = [r.getMessage() for r in caplog.records if "switched" in r.getMessage()]
+    read_again = int(line.split(" of them read again")[0].rsplit(" ", 1)[1])
+    assert read_again < 3, line  # one segment's part, not the 7 events since the version

@@ -1,0 +1,56 @@
+"""Which replica owns which partition: live replicas found by their locks, partitions dealt
+round-robin, and a dead replica's entry gone the moment its process is."""
+
+import os
+import signal
+import subprocess
+import sys
+
+from common.speed_store import read_members
+from speed_layer.membership import Membership, assignment
+
+
+def test_partitions_are_dealt_round_robin_in_join_order():
+    owned = assignment(["b", "a", "c"], [3, 2, 1, 0])
+    assert owned == {"a": [0, 3], "b": [1], "c": [2]}
+
+
+def test_replicas_beyond_the_partition_count_own_nothing():
+    owned = assignment(["r1", "r2", "r3", "r4", "r5"], [0, 1, 2, 3])
+    assert [owned[r] for r in ("r1", "r2", "r3", "r4", "r5")] == [[0], [1], [2], [3], []]
+
+
+def test_every_replica_computes_the_same_assignment():
+    members = ["r3", "r1", "r2"]
+    assert assignment(members, [0, 1, 2, 3, 4]) == assignment(sorted(members), [4, 3, 2, 1, 0])
+
+
+def test_a_killed_replica_is_no_longer_live(lake, tmp_path):
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from common.lake import Lake; "
+            "from speed_layer.membership import Membership; "
+            "m = Membership(Lake(__import__('pathlib').Path(sys.argv[1])), 'r0'); m.join(); "
+            "m.report([0]); print('joined', flush=True); time.sleep(600)",
+            str(lake.root),
+        ],
+        stdout=subprocess.PIPE,
+        cwd=os.getcwd(),
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == b"joined"
+        me = Membership(lake, "r1")
+        me.join()
+        assert me.live() == ["r0", "r1"]
+        assert [m["partitions"] for m in read_members(lake)] == [[0], []]
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        assert me.live() == ["r1"]  # no timeout to wait out: the kernel dropped its lock
+        assert [m["id"] for m in read_members(lake)] == ["r1"]
+        me.leave()
+        assert read_members(lake) == []
+    finally:
+        child.kill()
+        child.wait()
