@@ -25,8 +25,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)  ## create .venv and install the pinned requirements
 
-run: venv  ## run the whole pipeline as local processes (Ctrl-C stops it)
-	$(BIN)/python -m runner
+run: venv  ## run the whole pipeline as local processes (Ctrl-C stops it); its log: data/run/pipeline.log
+	@mkdir -p "$(LAMBDA_DATA_DIR)/run"
+	@set -o pipefail; $(BIN)/python -m runner 2>&1 | tee -i "$(LAMBDA_DATA_DIR)/run/pipeline.log"
 
 batch:  ## run one batch recompute now (against the Compose stack when it is the one up)
 	@if containers/stack.sh is-up; then containers/stack.sh batch; \
@@ -61,8 +62,10 @@ up:  ## build the images and start the pipeline in Docker Compose; returns once 
 down:  ## stop and remove the Compose stack (keeps its data; WIPE=1 deletes it)
 	containers/stack.sh down
 
-logs:  ## follow the Compose stack's logs
-	containers/stack.sh logs
+logs:  ## follow every service's log: the Compose stack's when it is up, else make run's
+	@if containers/stack.sh is-up; then containers/stack.sh logs; \
+	elif [ -f "$(LAMBDA_DATA_DIR)/run/pipeline.log" ]; then tail -n 200 -F "$(LAMBDA_DATA_DIR)/run/pipeline.log"; \
+	else echo "no pipeline log: start one with make run (or make up)"; exit 1; fi
 
 ps:  ## list the Compose stack's services with their health
 	containers/stack.sh ps

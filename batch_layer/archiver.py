@@ -179,6 +179,7 @@ class Archiver:
 def serve() -> None:
     """Run the archiver until SIGTERM/SIGINT, then write what is buffered and exit."""
     settings = BatchSettings()
+    log.info("starting with %s", settings.describe())
     lake = Lake(settings.data_dir)
     lake.ensure()
     Archiver(settings, lake).run(stop_event_on_signals())

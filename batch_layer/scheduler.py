@@ -8,6 +8,8 @@ import sys
 import threading
 import time
 
+from prometheus_client import Counter, Gauge, Histogram
+
 from batch_layer.settings import BatchSettings
 from batch_layer.triggers import RETRY_SECONDS, Triggers
 from common.batch_runs import ACTIVE, RunBusy, RunRecord, RunStore, Trigger
@@ -21,6 +23,31 @@ from common.views import Catalog, load_catalog
 log = logging.getLogger("scheduler")
 
 POLL_SECONDS = 0.5
+RUNS = Counter(
+    "lambda_batch_runs_total", "Batch runs ended, by trigger and state", ["trigger", "state"]
+)
+RUN_SECONDS = Histogram(
+    "lambda_batch_run_seconds",
+    "Duration of a batch run (archive barrier, Spark, publishing)",
+    buckets=(5, 10, 20, 30, 60, 120, 300, 600, 1800),
+)
+RUN_EVENTS = Gauge("lambda_batch_events", "Distinct events the last published batch version covers")
+LAST_SUCCESS = Gauge(
+    "lambda_batch_last_success_timestamp_seconds", "When the last batch run succeeded (Unix time)"
+)
+for _state in ("succeeded", "failed"):
+    RUNS.labels("interval", _state)  # present (at 0) from the start
+
+
+def observe(record: RunRecord | None, took: float) -> None:
+    """A run's end in the batch metrics."""
+    if record is None:
+        return
+    RUNS.labels(record.trigger, record.state).inc()
+    RUN_SECONDS.observe(took)
+    if record.state == "succeeded":
+        RUN_EVENTS.set(record.events or 0)
+        LAST_SUCCESS.set(time.time())
 
 
 def run_once(lake: Lake, trigger: Trigger, record: RunRecord | None = None) -> bool:
@@ -44,7 +71,9 @@ def run_once(lake: Lake, trigger: Trigger, record: RunRecord | None = None) -> b
     took = round(time.monotonic() - started, 3)
     ended = runs.get(record.id)
     if ended is not None and ended.state in ACTIVE:  # the job died before it could end it
-        runs.write(ended.failed(f"the batch job exited with code {result.returncode}", took))
+        ended = ended.failed(f"the batch job exited with code {result.returncode}", took)
+        runs.write(ended)
+    observe(ended, took)
     if result.returncode == 0:
         log.info("batch run %s (%s) finished in %.1fs", record.id, trigger, took)
         return True
@@ -119,6 +148,7 @@ def abandon_interrupted(lake: Lake) -> None:
 
 def schedule() -> None:
     settings = BatchSettings()
+    log.info("starting with %s", settings.describe())
     catalog = load_catalog(settings.views_file)
     triggers = Triggers(settings.batch_interval, settings.batch_min_events)
     run_schedule(triggers, Lake(settings.data_dir), stop_event_on_signals(), catalog)

@@ -32,6 +32,11 @@ class CommonSettings(BaseSettings):
             raise ValueError("must be 'auto' or a version such as '2.5'")
         return value
 
+    def describe(self) -> str:
+        """Every effective setting as ``LAMBDA_NAME=value``, sorted: the start line's text."""
+        values = self.model_dump()
+        return " ".join(f"LAMBDA_{name.upper()}={values[name]}" for name in sorted(values))
+
     @property
     def api_version(self) -> tuple[int, ...] | None:
         """The version tuple kafka-python expects, or None to auto-detect."""

@@ -1,5 +1,6 @@
 """Builds the ingest app."""
 
+import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,6 +46,7 @@ def main() -> int:
 
     def build() -> tuple[FastAPI, str, int, int]:
         settings = IngestSettings()
+        logging.getLogger("ingest").info("starting with %s", settings.describe())
         return (
             create_app(settings),
             settings.ingest_host,

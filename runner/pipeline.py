@@ -64,6 +64,7 @@ class Pipeline:
         self._held = ExitStack()
 
     def start(self) -> None:
+        log.info("starting with %s", self.settings.describe())
         load_catalog(self.settings.views_file)  # an invalid views file stops everything here
         self.lake.ensure()
         # One runner per data directory; what a killed one left behind goes before we start.
@@ -163,7 +164,8 @@ def main() -> int:
     setup_logging("runner")
     stop = stop_event_on_signals()
     try:
-        pipeline = Pipeline(RunnerSettings())
+        settings = RunnerSettings()
+        pipeline = Pipeline(settings)
     except ValidationError as exc:
         print(f"error: invalid LAMBDA_* setting: {exc}", file=sys.stderr)
         return 2

@@ -74,6 +74,7 @@ def main() -> int:
 
     def build() -> tuple[FastAPI, str, int, int]:
         settings = ServingSettings()
+        log.info("starting with %s", settings.describe())
         return (
             create_app(settings),
             settings.serving_host,

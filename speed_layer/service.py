@@ -1,11 +1,12 @@
 """A speed-layer replica: owns some partitions, folds their events, snapshots each on its own.
 
 Each owned partition (a slice) has a state reflecting exactly the events after the offsets of
-its base batch version, published as its own chain of snapshot files. When a newer batch
-version is published, the replica builds each slice's new state one partition at a time,
-from that version's offsets with a second consumer, while the old state keeps being served
-and kept current; the new one replaces it only once it has caught up, so the answers never
-lose an event they have shown and never stop getting fresher. Which replica owns which
+its base batch version, published as its own snapshots (offset-range segments). When a newer
+batch version is published, the replica switches one partition at a time: segments the
+version covers are dropped, and the one it covers in part is read again from the version's
+offset with a second consumer while the old state keeps being served and kept current; the
+new state replaces it only once that read is done, so the answers never lose an event they
+have shown and never stop getting fresher. Which replica owns which
 partition follows the live replicas (``speed_layer.membership``); a slice that changes
 owner continues from its last snapshot.
 """
@@ -46,6 +47,11 @@ LAG = Gauge(
     "lambda_speed_lag", "Records on the topic not folded in yet, per partition", ["partition"]
 )
 OWNED = Gauge("lambda_speed_partitions", "Partitions this replica owns")
+FRESHNESS = Histogram(
+    "lambda_speed_freshness_seconds",
+    "From a record's timestamp (its receipt by ingest) to the snapshot that serves it",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30),
+)
 MANIFEST_CHECK_SECONDS = 0.2
 REBALANCE_SECONDS = 0.5
 CATCH_UP_RECORDS = 1_000
@@ -106,6 +112,7 @@ class SpeedReplica:
         self.earlier_fd: int | None = None
         self.stop = threading.Event()
         self.rebalance_seconds = REBALANCE_SECONDS
+        self._unserved: list[int] = []  # timestamps (ms) of records folded since the snapshot
 
     @property
     def id(self) -> str:
@@ -156,6 +163,8 @@ class SpeedReplica:
             owned = self.slices.get(partition)
             if owned is not None:
                 self._fold(owned.fed_by_main, records)
+                if owned.current is not None:  # served at the next snapshot
+                    self._unserved += [t for r in records if (t := getattr(r, "timestamp", 0))]
                 if owned.current is None:
                     self._publish_pending_if_caught_up(owned)
         for partition, behind in self.consumer.lag().items():
@@ -182,6 +191,7 @@ class SpeedReplica:
         started = time.perf_counter()
         for record in records:
             state.apply_record(record.offset, self._decode(record))
+
         RECORDS.inc(len(records))
         BATCH_SECONDS.observe(time.perf_counter() - started)
 
@@ -202,6 +212,10 @@ class SpeedReplica:
     def _publish_all(self) -> None:
         for owned in self.slices.values():
             self._publish_if_moved(owned)
+        now_ms = time.time() * 1000
+        for timestamp in self._unserved:
+            FRESHNESS.observe(max(0.0, (now_ms - timestamp) / 1000))
+        self._unserved = []
 
     @staticmethod
     def _publish_if_moved(owned: OwnedSlice) -> None:
@@ -473,6 +487,7 @@ class SpeedReplica:
 def serve() -> None:
     """Run one speed-layer replica until SIGTERM/SIGINT."""
     settings = SpeedSettings()
+    log.info("starting with %s", settings.describe())
     lake = Lake(settings.data_dir)
     lake.ensure()
     SpeedReplica(settings, lake, load_catalog(settings.views_file)).run(stop_event_on_signals())

@@ -23,7 +23,9 @@ def test_archiver_and_speed_layer_count_what_they_read(pipeline, ledger):
     archived = metric_value(
         scrape(pipeline, "archiver"), 'lambda_archiver_records_total{kind="event"}'
     )
-    folded = metric_value(scrape(pipeline, "speed"), "lambda_speed_records_total")
+    before = scrape(pipeline, "speed")
+    folded = metric_value(before, "lambda_speed_records_total")
+    timed = metric_value(before, "lambda_speed_freshness_seconds_count")
     ledger.post(pipeline, EventFactory(seed=7, prefix="svc-metrics", now_ms=now_ms()).batch(50))
     pipeline.wait_caught_up()
     wait_for(
@@ -41,3 +43,15 @@ def test_archiver_and_speed_layer_count_what_they_read(pipeline, ledger):
     assert metric_value(speed, "lambda_speed_batch_seconds_count") >= 1
     assert 'lambda_speed_lag{partition="0"}' in speed
     assert "process_resident_memory_bytes" in scrape(pipeline, "scheduler")
+    assert 'lambda_batch_runs_total{state="succeeded",trigger="interval"}' in scrape(
+        pipeline, "scheduler"
+    )
+    # every event served is timed from its receipt by ingest to the snapshot serving it
+    wait_for(
+        lambda: (
+            metric_value(scrape(pipeline, "speed"), "lambda_speed_freshness_seconds_count")
+            >= timed + 50
+        ),
+        10,
+        "the speed layer to time the 50 events",
+    )

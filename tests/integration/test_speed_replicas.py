@@ -141,6 +141,14 @@ def test_ingest_and_serving_answer_from_two_processes_each(replicated):
         assert pid is not None
         workers = [p for p in workers_of(pid) if "spawn_main" in " ".join(command_line(p))]
         assert len(workers) == 2, (service, workers)
+    # every service logged its effective configuration when it started
+    started = [
+        line for line in pipeline.log_path.read_text().splitlines() if "starting with" in line
+    ]
+    assert any("LAMBDA_SPEED_REPLICAS=3" in line for line in started), started
+    assert any(" ingest " in line and "LAMBDA_INGEST_PROCESSES=2" in line for line in started)
+    for service in ("archiver", "speed", "scheduler", "serving"):
+        assert any(f" {service} " in line for line in started), (service, started)
     # both workers' requests are counted in the one /metrics
     for _ in range(6):
         pipeline.query(VIEW)
