@@ -54,9 +54,11 @@ def read_master(spark: SparkSession, paths: list[str]) -> DataFrame:
 
 
 def deduplicate(records: DataFrame) -> DataFrame:
-    """One row per event id: the first received (lowest generation, then offset) wins.
-    Rejected records are skipped first, as the speed layer skips them."""
-    first = Window.partitionBy("id").orderBy("generation", "offset")
+    """One row per event id: the first received (lowest generation, then offset) wins, and
+    between copies in two partitions at the same offset the lower partition, so that every
+    run picks the same copy. Rejected records are skipped first, as the speed layer skips
+    them."""
+    first = Window.partitionBy("id").orderBy("generation", "offset", "partition")
     is_event = F.col("rejected").isNull() & ~F.col("type").startswith(RESERVED_TYPE_PREFIX)
     return (
         records.where(is_event)

@@ -169,6 +169,8 @@ class EndOffsets:
             fetch_max_wait_ms=1,
             max_partition_fetch_bytes=1024,
             check_crcs=False,  # its records are never read
+            # every response must carry every partition's high watermark, idle ones too
+            enable_incremental_fetch_sessions=False,
         )
         self._lock = threading.Lock()
         self._topic = settings.topic

@@ -246,17 +246,25 @@ class SliceStore:
         now = time.monotonic()
         self._retired.extend((now, name) for name in names)
 
+    def highest_sequence(self) -> int:
+        """The highest sequence any file in the directory was written under (0: none)."""
+        found = [int(p.name.split(".", 1)[0]) for p in self.dir.glob("[0-9]*.parquet")]
+        return max(found, default=0)
+
     def retire_unreferenced(self, pointer: SlicePointer | None) -> None:
         """Files left by an earlier owner that ``pointer`` does not name."""
         named = set() if pointer is None else pointer.names()
         if self.dir.is_dir():
             self.retire(p.name for p in self.dir.glob("*.parquet") if p.name not in named)
 
-    def collect(self, grace_s: float = RETIRED_GRACE_S) -> None:
-        """Delete retired files older than ``grace_s``."""
+    def collect(self, named: set[str], grace_s: float = RETIRED_GRACE_S) -> None:
+        """Delete retired files older than ``grace_s``, but none of ``named`` (what the
+        current pointer names)."""
         cutoff = time.monotonic() - grace_s
         keep = []
         for retired_at, name in self._retired:
+            if name in named:
+                continue
             if retired_at <= cutoff:
                 self.path(name).unlink(missing_ok=True)
             else:

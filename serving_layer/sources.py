@@ -48,8 +48,9 @@ class BatchPart:
         condition = " OR ".join(terms) if terms else "false"
         return (f"NOT ({condition})" if self.complement else condition), params
 
-    def key(self) -> Hashable:
-        return (self.version.version, self.partitions, self.complement)
+    def key(self, generation: int) -> Hashable:
+        """What the part's rows depend on (its condition names the generation)."""
+        return (self.version.version, generation, self.partitions, self.complement)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Every replica holds an exclusive ``flock`` on ``speed/members/<id>.lock`` for as long as it
 lives; the kernel releases it the moment the process dies, ``kill -9`` included, so the live
 replicas are exactly the lock files someone holds. Each replica computes the same assignment
-from the same member list (partitions dealt round-robin over the members in join order), and
+from the same member list (partitions dealt round-robin over the members in id order, which
+is join order), and
 a partition's slice is only ever written under the slice's own lock, which the previous owner
 gives up (after a last snapshot) before the next one can take it. See ARCHITECTURE.md for why
 this and not a Kafka consumer group.

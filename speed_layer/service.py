@@ -110,6 +110,7 @@ class SpeedReplica:
         self.manifest: BatchVersion | None = lake.read_manifest()
         self.building: int | None = None  # the partition the catch-up consumer reads
         self.earlier_fd: int | None = None
+        self.earlier: SlicePublisher | None = None
         self.stop = threading.Event()
         self.rebalance_seconds = REBALANCE_SECONDS
         self._unserved: list[int] = []  # timestamps (ms) of records folded since the snapshot
@@ -138,6 +139,7 @@ class SpeedReplica:
         manifest_check = Every(MANIFEST_CHECK_SECONDS)
         snapshot = Every(self.settings.speed_snapshot_seconds)
         try:
+            self._check_manifest()
             self._rebalance()
             while not stop.is_set():
                 self._poll_main()
@@ -234,7 +236,7 @@ class SpeedReplica:
     # -- switching to a newer batch version, one partition at a time --------------------
     def _check_manifest(self) -> None:
         manifest = self.lake.read_manifest()
-        if manifest is None or (self.manifest and manifest.version == self.manifest.version):
+        if manifest is None or not _newer(manifest.version, self.manifest):
             return
         self.manifest = manifest
         if self.earlier_fd is not None:
@@ -252,7 +254,8 @@ class SpeedReplica:
             return
         records = self._poll(self.catch_up, 10).get(owned.partition, [])
         self._fold(rebuild.state, [r for r in records if r.offset < rebuild.end])
-        if rebuild.state.next_offset >= rebuild.end:
+        if self.catch_up.positions().get(owned.partition, 0) >= rebuild.end:
+            rebuild.state.next_offset = rebuild.end  # offsets without a record included
             segment = owned.publisher.write_segment(rebuild.state, rebuild.first, rebuild.end)
             self._finish_switch(owned, rebuild.version, rebuild.end, segment)
 
@@ -270,7 +273,7 @@ class SpeedReplica:
                 for o in self.slices.values()
                 if o.current is not None
                 and o.rebuild is None
-                and o.current.base_version != manifest.version
+                and _newer(manifest.version, o.current.base_version)
             ),
             None,
         )
@@ -416,12 +419,15 @@ class SpeedReplica:
     # -- the slice of earlier topic generations ------------------------------------------
     def _refresh_earlier(self) -> None:
         """Build the earlier generations' state on the newest batch version, if it is not."""
-        store = SliceStore(self.lake, self.generation, EARLIER)
         if self.earlier_fd is None:
+            store = SliceStore(self.lake, self.generation, EARLIER)
             self.earlier_fd = try_lock(store.lock_path)
             if self.earlier_fd is None:
                 return
-        pointer = store.read()
+            self.earlier = SlicePublisher(store, self.catalog, self.id)
+            store.retire_unreferenced(self.earlier.pointer)
+        assert self.earlier is not None
+        pointer = self.earlier.pointer
         base = self.manifest
         version = base.version if base else None
         fingerprints = self.catalog.fingerprints()
@@ -434,13 +440,13 @@ class SpeedReplica:
         for f, start in backlog:
             for event in read_events(f.path, start=start):
                 state.apply(event)
-        SlicePublisher(store, self.catalog, self.id).publish(state, fresh=True)
+        self.earlier.publish(state, fresh=True)
         log.info("earlier topic generations: %d events no batch covers", state.events)
 
     def _release_earlier(self) -> None:
         if self.earlier_fd is not None:
             os.close(self.earlier_fd)
-            self.earlier_fd = None
+            self.earlier_fd, self.earlier = None, None
 
     # -- reading from a start offset: the archive holds what the log no longer does ------
     def _assign(
@@ -482,6 +488,14 @@ class SpeedReplica:
             end - 1,
         )
         state.skip(state.next_offset, end)
+
+
+def _newer(version: str, than: "BatchVersion | str | None") -> bool:
+    """Whether batch ``version`` is newer than ``than`` (a version, its name, or none):
+    version names are zero-padded numbers, so they compare as text."""
+    if isinstance(than, BatchVersion):
+        than = than.version
+    return than is None or version > than
 
 
 def serve() -> None:

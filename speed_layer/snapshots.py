@@ -32,7 +32,9 @@ class SlicePublisher:
         self.catalog = catalog
         self.owner = owner
         self.pointer = store.read()
-        self.sequence = self.pointer.sequence if self.pointer else 0
+        # Above every file on disk: a killed owner may have written files under sequences its
+        # last pointer never reached, and a name must never be written twice.
+        self.sequence = max(self.pointer.sequence if self.pointer else 0, store.highest_sequence())
         # A restored pointer's segments are all sealed: the state in memory holds none of them.
         self.sealed: list[Segment] = list(self.pointer.segments) if self.pointer else []
         self.open: Segment | None = None
@@ -63,10 +65,10 @@ class SlicePublisher:
         return self._repoint(state)
 
     def replace_sealed(self, state: SliceState, sealed: list[Segment]) -> SlicePointer:
-        """Publish ``state`` on new sealed segments (after a switch to a new batch version)."""
+        """Publish ``state`` on new sealed segments (after a switch to a new batch version),
+        with its open segment as it is now."""
         self.sealed = sealed
-        self.sequence += 1
-        return self._repoint(state)
+        return self.publish(state)
 
     def write_segment(self, state: SliceState, first: int, end: int) -> Segment:
         """``state``'s open segment as a sealed segment of its own, ``[first, end)``."""
@@ -143,5 +145,5 @@ class SlicePublisher:
         self.pointer = pointer
         if previous is not None:
             self.store.retire(previous.names() - pointer.names())
-        self.store.collect()
+        self.store.collect(pointer.names())
         return pointer

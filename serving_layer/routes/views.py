@@ -37,7 +37,7 @@ def _merge(state: ServingState, spec: QuerySpec, served: Served) -> list[dict[st
             condition = part.condition(served.generation)
             reduced.append(
                 state.batch_cache.get(
-                    cache_key(part.key(), spec),
+                    cache_key(part.key(served.generation), spec),
                     lambda f=files, c=condition: reduce_states(state.duckdb, spec, f, c),
                 )
             )

@@ -4,6 +4,8 @@ ones kept, merged when there are too many; old files go only after a grace perio
 import itertools
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from common.events import Event
 from common.speed_store import EARLIER, SlicePointer, SliceStore, read_pointers
@@ -110,6 +112,36 @@ def test_a_fresh_state_starts_segments_of_its_own_and_old_files_go_after_a_grace
     assert totals(store, new)[0] == 1
     (old_file,) = old.view_files("taps")
     assert store.path(old_file).exists()  # a reader may still hold the old pointer
-    store.collect(grace_s=0)
+    store.collect(new.names(), grace_s=0)
     assert not store.path(old_file).exists()
     assert all(store.path(name).exists() for name in new.names())
+
+
+def test_a_new_owner_never_writes_a_name_a_killed_one_left_on_disk(lake):
+    store = SliceStore(lake, 1, 0)
+    state = SliceState(CATALOG, None)
+    state.apply_record(0, tap(1))
+    written = SlicePublisher(store, CATALOG, "r1").publish(state)
+    leftover = store.write_table(written.sequence + 5, "taps", store_table(store, written))
+    publisher = SlicePublisher(store, CATALOG, "r2")  # r1 was killed after writing that file
+    assert publisher.sequence >= written.sequence + 5
+    restored = SliceState(CATALOG, None, 1, seen=store.read_ids(written.segments))
+    restored.apply_record(1, tap(2))
+    pointer = publisher.publish(restored)
+    assert leftover not in pointer.names()
+
+
+def test_publishing_new_sealed_segments_writes_the_open_one_as_it_is_now(lake):
+    store = SliceStore(lake, 1, 0)
+    publisher = SlicePublisher(store, CATALOG, "r1")
+    state = SliceState(CATALOG, None)
+    state.apply_record(0, tap(0))
+    publisher.publish(state, seal=True)
+    state.apply_record(1, tap(1))  # folded after the last snapshot
+    pointer = publisher.replace_sealed(state, publisher.sealed)
+    assert pointer.next_offset == 2
+    assert totals(store, pointer)[0] == 2  # the files hold what the pointer claims
+
+
+def store_table(store: SliceStore, pointer: SlicePointer) -> pa.Table:
+    return pq.read_table(store.path(pointer.view_files("taps")[0]))

@@ -253,3 +253,17 @@ def test_a_switch_reads_again_only_the_segment_the_new_version_covers_in_part(
     (line,) = [r.getMessage() for r in caplog.records if "switched" in r.getMessage()]
     read_again = int(line.split(" of them read again")[0].rsplit(" ", 1)[1])
     assert read_again < 3, line  # one segment's part, not the 7 events since the version
+
+
+def test_a_partition_never_switches_back_to_an_older_batch_version(lake):
+    log = topic(p0=10)
+    publish_version(lake, BatchVersion("000001", "t", 2, {1: {0: 1}}, ("orders",)))
+    write_atomic(
+        lake.versions / "000002" / "version.json",
+        orjson.dumps(BatchVersion("000002", "t", 6, {1: {0: 5}}, ("orders",)).to_json()),
+    )  # newer, but the manifest a replica reads may still name 000001
+    publish_slice(lake, CATALOG, 0, "000002", 10, [purchase(0, o) for o in range(6, 10)])
+
+    run_replica(lake, log)
+
+    assert (pointer(lake, 0).base_version, pointer(lake, 0).events) == ("000002", 4)
