@@ -1,5 +1,7 @@
 """Settings of the archiver, the batch job and its scheduler."""
 
+import os
+
 from pydantic import Field
 
 from common.settings import CommonSettings
@@ -16,7 +18,11 @@ class BatchSettings(CommonSettings):
     )
     archive_flush_seconds: float = Field(default=1.0, gt=0)
     archive_max_records: int = Field(default=200_000, ge=1)
-    spark_master: str = "local[2]"
+    spark_master: str = Field(
+        default=f"local[{max(1, (os.cpu_count() or 2) - 1)}]",
+        description="local[N] in-process (default: all cores but one, the streaming path's), "
+        "or spark://host:port of a standalone cluster",
+    )
     spark_driver_memory: str = "2g"
     spark_executor_memory: str = Field(
         default="1g", description="memory of each executor on a standalone cluster"
@@ -26,7 +32,7 @@ class BatchSettings(CommonSettings):
         description="the name the cluster's executors reach the driver at (client mode)",
     )
     batch_nice: int = Field(
-        default=10,
+        default=19,
         ge=0,
         le=19,
         description="niceness of a batch run (Spark included): the streaming path goes first",

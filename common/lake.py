@@ -258,21 +258,25 @@ def contiguous_coverage(files: Iterable[MasterFile]) -> tuple[list[MasterFile], 
     return chosen, offsets
 
 
-def publish(path: Path, write: Callable[[Path], None]) -> None:
+def publish(path: Path, write: Callable[[Path], None], durable: bool = True) -> None:
     """Publish a file whole: ``write`` fills a temporary file beside ``path``, which is then
-    flushed to disk and renamed, so readers see the old file or the new, never half."""
+    renamed, so readers see the old file or the new, never half. ``durable``: flushed to disk
+    first (and the rename after), so it also survives a crash of the machine; without, it
+    survives the crash of any process."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     write(tmp)
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
+    if durable:
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new, never half."""
-    publish(path, lambda tmp: tmp.write_bytes(data))
+    publish(path, lambda tmp: tmp.write_bytes(data), durable)
 
 
 def fsync_dir(path: Path) -> None:

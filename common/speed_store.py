@@ -13,7 +13,10 @@ Their rows add up (every metric's state combines: counts and sums add, minima an
 combine, sketches union), so a snapshot rewrites only the newest segment, and a new batch
 version drops the segments it covers whole. The pointer names the segments, the batch version
 the state continues and the offset it reflects; it is replaced atomically, and a file is only
-deleted some seconds after no pointer names it.
+deleted some seconds after no pointer names it. Snapshots are not flushed to disk (a
+snapshot every 0.2 s per partition would wait on the disk, behind whatever else writes): they
+survive any process's crash, and after a crash of the machine a partition whose snapshot
+cannot be read is built anew from its batch version.
 """
 
 import fcntl
@@ -215,7 +218,7 @@ class SliceStore:
             return None
 
     def publish(self, pointer: SlicePointer) -> None:
-        write_atomic(self.pointer_path, orjson.dumps(pointer.to_json()))
+        write_atomic(self.pointer_path, orjson.dumps(pointer.to_json()), durable=False)
 
     def path(self, name: str) -> Path:
         return self.dir / name
@@ -226,7 +229,11 @@ class SliceStore:
     def write_table(self, sequence: int, what: str, table: pa.Table) -> str:
         """Publish ``table`` as the file of ``what`` (a view, or ``IDS``) at ``sequence``."""
         name = f"{sequence:012d}.{what}.parquet"
-        publish(self.path(name), lambda tmp: pq.write_table(table, tmp, compression="none"))
+        publish(
+            self.path(name),
+            lambda tmp: pq.write_table(table, tmp, compression="none"),
+            durable=False,
+        )
         return name
 
     def write_ids(self, sequence: int, ids: Iterable[str]) -> str:

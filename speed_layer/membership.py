@@ -63,7 +63,7 @@ class Membership:
     def report(self, partitions: list[int]) -> None:
         """Say which partitions this replica serves now (read by /health and /status)."""
         status = {"id": self.id, "pid": os.getpid(), "partitions": sorted(partitions)}
-        write_atomic(self.dir / f"{self.id}.json", orjson.dumps(status))
+        write_atomic(self.dir / f"{self.id}.json", orjson.dumps(status), durable=False)
 
     def live(self) -> list[str]:
         """The ids of the live replicas, this one included; entries of dead ones are removed."""

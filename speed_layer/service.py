@@ -19,6 +19,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from prometheus_client import Counter, Gauge, Histogram
 
 from common.errors import EventError
@@ -27,7 +29,14 @@ from common.kafka import Every, OffsetsOutOfRange, TopicConsumer
 from common.lake import BatchVersion, Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.master import archived_after, read_events
-from common.speed_store import EARLIER, Segment, SliceStore, remove_stale, try_lock
+from common.speed_store import (
+    EARLIER,
+    Segment,
+    SlicePointer,
+    SliceStore,
+    remove_stale,
+    try_lock,
+)
 from common.views import Catalog, load_catalog
 from speed_layer.membership import Membership, assignment
 from speed_layer.settings import SpeedSettings
@@ -379,13 +388,10 @@ class SpeedReplica:
         publisher = SlicePublisher(store, self.catalog, self.id)
         pointer = publisher.pointer
         owned = OwnedSlice(partition, publisher, fd)
-        if pointer is not None and pointer.fingerprints == self.catalog.fingerprints():
+        seen = self._readable_ids(store, pointer)
+        if pointer is not None and seen is not None:
             owned.current = SliceState(
-                self.catalog,
-                pointer.base_version,
-                pointer.next_offset,
-                store.read_ids(pointer.segments),
-                pointer.missing,
+                self.catalog, pointer.base_version, pointer.next_offset, seen, pointer.missing
             )
         else:
             base = self.manifest
@@ -403,6 +409,20 @@ class SpeedReplica:
             "from its snapshot" if owned.current else "built from the batch version",
             time.monotonic() - owned.started,
         )
+
+    def _readable_ids(self, store: SliceStore, pointer: SlicePointer | None) -> set[str] | None:
+        """The ids of a snapshot this replica can continue (of the current views, every file
+        readable), else None: the partition is then built anew from its batch version."""
+        if pointer is None or pointer.fingerprints != self.catalog.fingerprints():
+            return None
+        try:
+            for name in pointer.names():
+                pq.read_metadata(store.path(name))
+            return store.read_ids(pointer.segments)
+        except (OSError, pa.ArrowException) as exc:
+            log.error("partition %d: its snapshot cannot be read (%s); building it anew",
+                      pointer.partition, exc)  # fmt: skip
+            return None
 
     def _release(self, partition: int) -> None:
         """Give a partition up after a last snapshot, for its next owner to continue."""

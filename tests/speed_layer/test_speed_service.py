@@ -12,7 +12,7 @@ from common.events import Event
 from common.kafka import TopicConsumer
 from common.lake import BatchVersion, Lake, write_atomic
 from common.master import PartitionBuffer, write_master_file
-from common.speed_store import SlicePointer, read_pointers
+from common.speed_store import SlicePointer, SliceStore, read_pointers
 from common.views import parse_catalog
 from serving_layer.sources import resolve
 from speed_layer import snapshots
@@ -267,3 +267,15 @@ def test_a_partition_never_switches_back_to_an_older_batch_version(lake):
     run_replica(lake, log)
 
     assert (pointer(lake, 0).base_version, pointer(lake, 0).events) == ("000002", 4)
+
+
+def test_a_snapshot_that_cannot_be_read_is_built_anew_from_the_batch_version(lake):
+    log = topic(p0=6)
+    written = publish_slice(lake, CATALOG, 0, None, 6, [purchase(0, o) for o in range(6)])
+    (name,) = [n for n in written.names() if ".ids." in n]
+    SliceStore(lake, 1, 0).path(name).write_bytes(b"torn by a crash of the machine")
+
+    run_replica(lake, log)
+
+    assert pointer(lake, 0).events == 6
+    assert served_orders(lake) == (6, float(sum(range(6))))
