@@ -1,5 +1,6 @@
 """How the long-running services start and stop: logging, clear errors, graceful signals."""
 
+import logging
 import os
 import shutil
 import signal
@@ -7,7 +8,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import uvicorn
 from prometheus_client import start_http_server
@@ -59,16 +60,35 @@ def run_service(service: str, body: Callable[[], None]) -> int:
     return 0
 
 
+class HttpSettings(Protocol):
+    """What an HTTP service's settings say about where it listens."""
+
+    def describe(self) -> str: ...
+
+    def listen(self) -> tuple[str, int, int]:
+        """Host, port and number of worker processes."""
+        ...
+
+
+S = TypeVar("S", bound=HttpSettings)
+
+
 def run_http_service(
-    service: str, build: Callable[[], tuple[Any, str, int, int]], worker_factory: str
+    service: str,
+    settings_type: Callable[[], S],
+    create_app: Callable[[S], Any],
+    worker_factory: str,
 ) -> int:
-    """Run an HTTP service: ``build`` reads the settings and returns the app, host, port and
-    number of processes. With more than one, uvicorn runs that many worker processes on the
-    one port, each building its app with ``worker_factory`` (``module:function``), and their
-    Prometheus metrics are added up through files (``PROMETHEUS_MULTIPROC_DIR``)."""
+    """Run an HTTP service: its settings are read and logged, its app is built and served.
+    With more than one process, uvicorn runs that many workers on the one port, each
+    building its app with ``worker_factory`` (``module:function``), and their Prometheus
+    metrics are added up through files (``PROMETHEUS_MULTIPROC_DIR``)."""
 
     def body() -> None:
-        app, host, port, processes = build()
+        settings = settings_type()
+        logging.getLogger(service).info("starting with %s", settings.describe())
+        app = create_app(settings)
+        host, port, processes = settings.listen()
         if processes == 1:
             uvicorn.run(app, host=host, port=port, log_level="warning")
             return

@@ -1,6 +1,5 @@
 """Builds the ingest app."""
 
-import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,18 +42,7 @@ def create_app(settings: IngestSettings | None = None, catalog: Catalog | None =
 
 def main() -> int:
     """Serve on LAMBDA_INGEST_PORT until stopped."""
-
-    def build() -> tuple[FastAPI, str, int, int]:
-        settings = IngestSettings()
-        logging.getLogger("ingest").info("starting with %s", settings.describe())
-        return (
-            create_app(settings),
-            settings.ingest_host,
-            settings.ingest_port,
-            settings.ingest_processes,
-        )
-
-    return run_http_service("ingest", build, "ingest.main:worker_app")
+    return run_http_service("ingest", IngestSettings, create_app, "ingest.main:worker_app")
 
 
 def worker_app() -> FastAPI:

@@ -19,3 +19,7 @@ class IngestSettings(CommonSettings):
         default=5.0, gt=0, description="how long to wait for the broker before answering 503"
     )
     retry_after_seconds: int = Field(default=2, ge=1)
+
+    def listen(self) -> tuple[str, int, int]:
+        """Host, port and number of worker processes (common.lifecycle.HttpSettings)."""
+        return self.ingest_host, self.ingest_port, self.ingest_processes

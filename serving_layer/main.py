@@ -71,18 +71,7 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
 
 def main() -> int:
     """Serve on LAMBDA_SERVING_PORT until stopped."""
-
-    def build() -> tuple[FastAPI, str, int, int]:
-        settings = ServingSettings()
-        log.info("starting with %s", settings.describe())
-        return (
-            create_app(settings),
-            settings.serving_host,
-            settings.serving_port,
-            settings.serving_processes,
-        )
-
-    return run_http_service("serving", build, "serving_layer.main:worker_app")
+    return run_http_service("serving", ServingSettings, create_app, "serving_layer.main:worker_app")
 
 
 def worker_app() -> FastAPI:

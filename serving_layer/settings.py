@@ -20,3 +20,7 @@ class ServingSettings(CommonSettings):
     retry_after_seconds: int = Field(
         default=2, ge=1, description="the Retry-After of a 503 (e.g. a view being recomputed)"
     )
+
+    def listen(self) -> tuple[str, int, int]:
+        """Host, port and number of worker processes (common.lifecycle.HttpSettings)."""
+        return self.serving_host, self.serving_port, self.serving_processes

@@ -43,6 +43,7 @@ class Membership:
         self.dir = members_dir(lake)
         self.id = replica_id or new_replica_id()
         self._fd: int | None = None
+        self._reported: list[int] | None = None
 
     def join(self) -> None:
         """Lock a file of its own, then rename it into place: others never see it unlocked."""
@@ -61,8 +62,11 @@ class Membership:
             self._fd = None
 
     def report(self, partitions: list[int]) -> None:
-        """Say which partitions this replica serves now (read by /health and /status)."""
-        status = {"id": self.id, "pid": os.getpid(), "partitions": sorted(partitions)}
+        """Say which partitions this replica serves now (read by /health), when it changed."""
+        if sorted(partitions) == self._reported:
+            return
+        self._reported = sorted(partitions)
+        status = {"id": self.id, "pid": os.getpid(), "partitions": self._reported}
         write_atomic(self.dir / f"{self.id}.json", orjson.dumps(status), durable=False)
 
     def live(self) -> list[str]:

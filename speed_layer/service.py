@@ -174,10 +174,10 @@ class SpeedReplica:
             owned = self.slices.get(partition)
             if owned is not None:
                 self._fold(owned.fed_by_main, records)
-                if owned.current is not None:  # served at the next snapshot
-                    self._unserved += [t for r in records if (t := getattr(r, "timestamp", 0))]
                 if owned.current is None:
                     self._publish_pending_if_caught_up(owned)
+                else:  # served at the next snapshot
+                    self._unserved += [t for r in records if (t := getattr(r, "timestamp", 0))]
         for partition, behind in self.consumer.lag().items():
             LAG.labels(str(partition)).set(behind)
 
@@ -202,7 +202,6 @@ class SpeedReplica:
         started = time.perf_counter()
         for record in records:
             state.apply_record(record.offset, self._decode(record))
-
         RECORDS.inc(len(records))
         BATCH_SECONDS.observe(time.perf_counter() - started)
 

@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from common.speed_store import Segment, SlicePointer, SliceStore
+from common.speed_store import IDS, Segment, SlicePointer, SliceStore
 from common.state_tables import combine, state_schema
 from common.timeutil import utc_now_text
 from common.views import Catalog
@@ -39,7 +39,7 @@ class SlicePublisher:
         self.sealed: list[Segment] = list(self.pointer.segments) if self.pointer else []
         self.open: Segment | None = None
         self.merging = True  # off while a switch reads a sealed segment again
-        self._connection = duckdb.connect(config={"threads": 1})
+        self._connection: duckdb.DuckDBPyConnection | None = None  # opened for a first merge
 
     @property
     def published_offset(self) -> int:
@@ -113,17 +113,22 @@ class SlicePublisher:
                 ]
                 if paths:
                     merged = combine(
-                        self._connection, view, paths, state_schema(view).empty_table()
+                        self._duckdb(), view, paths, state_schema(view).empty_table()
                     )
                     files[view.name] = self.store.write_table(self.sequence, view.name, merged)
             id_tables = [pq.read_table(self.store.path(s.ids)) for s in (older, newer) if s.ids]
             ids = None
             if id_tables:
-                ids = self.store.write_table(self.sequence, "ids", pa.concat_tables(id_tables))
+                ids = self.store.write_table(self.sequence, IDS, pa.concat_tables(id_tables))
             merged_segment = Segment(
                 older.first, newer.end, older.events + newer.events, files, ids
             )
             self.sealed[:2] = [merged_segment]
+
+    def _duckdb(self) -> duckdb.DuckDBPyConnection:
+        if self._connection is None:
+            self._connection = duckdb.connect(config={"threads": 1})
+        return self._connection
 
     def _repoint(self, state: SliceState) -> SlicePointer:
         previous = self.pointer

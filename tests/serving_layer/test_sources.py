@@ -1,14 +1,14 @@
 """Which files answer: each slice paired with its batch version, and what the answer lacks."""
 
-import orjson
 import pytest
 
 from common.events import Event
-from common.lake import BatchVersion, Lake, write_atomic
+from common.lake import BatchVersion, Lake
 from common.master import PartitionBuffer, write_master_file
 from common.speed_store import EARLIER
 from common.views import parse_catalog
 from serving_layer.sources import resolve
+from tests.batch_versions import publish_version
 from tests.slices import publish_slice
 
 CATALOG = parse_catalog(
@@ -28,15 +28,6 @@ def version(name: str, offsets: dict, events: dict | None = None) -> BatchVersio
         name, "t", 0, offsets, ("v",), fingerprints=CATALOG.fingerprints(),
         partition_events=events or {},
     )  # fmt: skip
-
-
-def publish_version(lake: Lake, published: BatchVersion, newest: bool = True) -> None:
-    (lake.versions / published.version / "v").mkdir(parents=True)
-    write_atomic(
-        lake.versions / published.version / "version.json", orjson.dumps(published.to_json())
-    )
-    if newest:
-        lake.publish_manifest(published)
 
 
 @pytest.fixture

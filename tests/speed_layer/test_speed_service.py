@@ -5,12 +5,11 @@ snapshots, switches to a new batch version, and partitions shared between replic
 import logging
 import threading
 
-import orjson
 import pyarrow.parquet as pq
 
 from common.events import Event
 from common.kafka import TopicConsumer
-from common.lake import BatchVersion, Lake, write_atomic
+from common.lake import BatchVersion, Lake
 from common.master import PartitionBuffer, write_master_file
 from common.speed_store import SlicePointer, SliceStore, read_pointers
 from common.views import parse_catalog
@@ -19,6 +18,7 @@ from speed_layer import snapshots
 from speed_layer.membership import Membership
 from speed_layer.service import SpeedReplica
 from speed_layer.settings import SpeedSettings
+from tests.batch_versions import publish_version
 from tests.memory_log import MemoryConsumer, MemoryLog
 from tests.slices import publish_slice
 
@@ -56,16 +56,17 @@ def archive(lake: Lake, partition: int, first: int, last: int) -> None:
     write_master_file(lake, 1, partition, buffer)
 
 
-def publish_version(lake: Lake, version: BatchVersion) -> None:
-    """A published batch version (its views are not read here)."""
-    write_atomic(lake.versions / version.version / "version.json", orjson.dumps(version.to_json()))
-    lake.publish_manifest(version)
-
-
 def run_replica(
-    lake: Lake, log: MemoryLog, polls: int = 12, replica_id: str = "r1", **consumer_args
+    lake: Lake,
+    log: MemoryLog,
+    polls: int = 12,
+    replica_id: str = "r1",
+    catch_up_batch: int = 3,
+    **consumer_args,
 ) -> SpeedReplica:
-    """Run a replica until the log has been polled ``polls`` times, then stop it."""
+    """Run a replica until the log has been polled ``polls`` times, then stop it; it
+    snapshots at every loop turn, and its catch-up consumer reads ``catch_up_batch`` records
+    a poll."""
     stop = threading.Event()
     user_hook = consumer_args.pop("on_poll", None)
     count = [0]
@@ -78,16 +79,18 @@ def run_replica(
             stop.set()
 
     replica = SpeedReplica(
-        SpeedSettings(data_dir=lake.root, speed_snapshot_seconds=0.001), lake, CATALOG, replica_id
+        SpeedSettings(data_dir=lake.root, speed_snapshot_seconds=1e-9), lake, CATALOG, replica_id
     )
     replica.stop = stop
     replica.rebalance_seconds = 0
     consumers = [
         TopicConsumer(
-            MemoryConsumer(log, auto_offset_reset="none", on_poll=on_poll, **consumer_args),
+            MemoryConsumer(
+                log, batch=batch, auto_offset_reset="none", on_poll=on_poll, **consumer_args
+            ),
             "events",
         )
-        for _ in range(2)
+        for batch in (3, catch_up_batch)
     ]
     replica.membership.join()
     try:
@@ -227,7 +230,7 @@ def test_while_a_partition_switches_its_old_state_keeps_being_served_and_fed(lak
             for offset in range(10, 15):
                 log.append(0, purchase(0, offset).encode())
 
-    run_replica(lake, log, polls=40, on_poll=during)
+    run_replica(lake, log, polls=40, catch_up_batch=1, on_poll=during)  # a slow rebuild
 
     assert (None, 15) in seen  # the old pair took the new events while the new one was built
     assert seen[-1] == ("000001", 15)
@@ -258,10 +261,8 @@ def test_a_switch_reads_again_only_the_segment_the_new_version_covers_in_part(
 def test_a_partition_never_switches_back_to_an_older_batch_version(lake):
     log = topic(p0=10)
     publish_version(lake, BatchVersion("000001", "t", 2, {1: {0: 1}}, ("orders",)))
-    write_atomic(
-        lake.versions / "000002" / "version.json",
-        orjson.dumps(BatchVersion("000002", "t", 6, {1: {0: 5}}, ("orders",)).to_json()),
-    )  # newer, but the manifest a replica reads may still name 000001
+    newer = BatchVersion("000002", "t", 6, {1: {0: 5}}, ("orders",))
+    publish_version(lake, newer, newest=False)  # the manifest a replica reads still names 000001
     publish_slice(lake, CATALOG, 0, "000002", 10, [purchase(0, o) for o in range(6, 10)])
 
     run_replica(lake, log)
