@@ -112,9 +112,7 @@ class SlicePublisher:
                     if view.name in seg.files
                 ]
                 if paths:
-                    merged = combine(
-                        self._duckdb(), view, paths, state_schema(view).empty_table()
-                    )
+                    merged = combine(self._duckdb(), view, paths, state_schema(view).empty_table())
                     files[view.name] = self.store.write_table(self.sequence, view.name, merged)
             id_tables = [pq.read_table(self.store.path(s.ids)) for s in (older, newer) if s.ids]
             ids = None
