@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from batch_layer.settings import BatchSettings
 from common.errors import BrokerError
@@ -20,6 +20,7 @@ from common.lake import Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
 from common.master import PartitionBuffer, remove_partial_files, write_master_file
+from common.monitoring import BUSY
 
 log = logging.getLogger("archiver")
 
@@ -32,6 +33,11 @@ FILES = Counter("lambda_archiver_files_total", "Master files written")
 BYTES = Counter("lambda_archiver_bytes_total", "Bytes of master files written")
 for _kind in ("event", "rejected"):
     RECORDS.labels(_kind)  # present (at 0) from the start
+FLUSH_SECONDS = Histogram(
+    "lambda_archiver_flush_seconds",
+    "Time to write the buffered records as master files (one per partition)",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 LAG = Gauge(
     "lambda_archiver_lag", "Records on the topic not read yet, per partition", ["partition"]
 )
@@ -109,10 +115,11 @@ class Archiver:
         except OffsetsOutOfRange as exc:
             self._past_retention(consumer, exc)
             return 0
-        for partition, records in batches.items():
-            self._buffer(partition, records)
-        for partition, behind in consumer.lag().items():
-            LAG.labels(str(partition)).set(behind)
+        with BUSY.working():
+            for partition, records in batches.items():
+                self._buffer(partition, records)
+            for partition, behind in consumer.lag().items():
+                LAG.labels(str(partition)).set(behind)
         return sum(len(records) for records in batches.values())
 
     def _past_retention(self, consumer: TopicConsumer, exc: OffsetsOutOfRange) -> None:
@@ -154,6 +161,14 @@ class Archiver:
 
     def flush(self) -> None:
         """Write every buffered partition as one file each."""
+        if not self.buffers:
+            return
+        started = time.perf_counter()
+        with BUSY.working():
+            self._write_buffers()
+        FLUSH_SECONDS.observe(time.perf_counter() - started)
+
+    def _write_buffers(self) -> None:
         for partition, buffer in sorted(self.buffers.items()):
             path = write_master_file(self.lake, self.generation, partition, buffer)
             FILES.inc()

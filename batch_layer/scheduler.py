@@ -17,6 +17,7 @@ from common.errors import LakeError
 from common.lake import Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
+from common.monitoring import BUSY
 from common.processes import die_with_parent
 from common.views import Catalog, load_catalog
 
@@ -35,6 +36,8 @@ RUN_EVENTS = Gauge("lambda_batch_events", "Distinct events the last published ba
 LAST_SUCCESS = Gauge(
     "lambda_batch_last_success_timestamp_seconds", "When the last batch run succeeded (Unix time)"
 )
+RUNNING = Gauge("lambda_batch_running", "1 while a batch run runs")
+INTERVAL = Gauge("lambda_batch_interval_seconds", "The batch schedule's interval; 0: off")
 for _state in ("succeeded", "failed"):
     RUNS.labels("interval", _state)  # present (at 0) from the start
 
@@ -63,11 +66,16 @@ def run_once(lake: Lake, trigger: Trigger, record: RunRecord | None = None) -> b
             return False
     log.info("batch run %s (%s) starting", record.id, trigger)
     started = time.monotonic()
-    result = subprocess.run(  # the job dies with the scheduler (no Spark left running)
-        [sys.executable, "-m", "batch_layer.job", "--run-id", record.id],
-        check=False,
-        preexec_fn=die_with_parent(),
-    )
+    RUNNING.set(1)
+    try:
+        with BUSY.working():
+            result = subprocess.run(  # the job dies with the scheduler (no Spark left running)
+                [sys.executable, "-m", "batch_layer.job", "--run-id", record.id],
+                check=False,
+                preexec_fn=die_with_parent(),
+            )
+    finally:
+        RUNNING.set(0)
     took = round(time.monotonic() - started, 3)
     ended = runs.get(record.id)
     if ended is not None and ended.state in ACTIVE:  # the job died before it could end it
@@ -151,6 +159,7 @@ def schedule() -> None:
     log.info("starting with %s", settings.describe())
     catalog = load_catalog(settings.views_file)
     triggers = Triggers(settings.batch_interval, settings.batch_min_events)
+    INTERVAL.set(settings.batch_interval)
     run_schedule(triggers, Lake(settings.data_dir), stop_event_on_signals(), catalog)
 
 

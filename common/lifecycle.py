@@ -14,7 +14,9 @@ import uvicorn
 from prometheus_client import start_http_server
 from pydantic import ValidationError
 
+from common.beacons import STAGES, BeaconWriter
 from common.errors import LambdaError
+from common.lake import Lake
 from common.logs import setup_logging
 from common.monitoring import MULTIPROCESS_DIR
 from common.settings import CommonSettings
@@ -41,22 +43,29 @@ def _serve_metrics(port: int) -> None:
         ) from exc
 
 
-def run_service(service: str, body: Callable[[], None]) -> int:
+def run_service(
+    service: str, body: Callable[[], None], processes: Callable[[], int] = lambda: 1
+) -> int:
     """Run a service's main body with logging; bad configuration exits 2 with one clear line.
 
     With ``LAMBDA_METRICS_PORT`` set, the process also answers ``GET /metrics`` on that port
     (Prometheus text format): what a container's healthcheck asks a service without an API.
+    While it runs, its beacon says it is alive (``common.beacons``); ``processes`` is how many
+    worker processes its metrics add up.
     """
     log = setup_logging(service)
     try:
-        port = CommonSettings().metrics_port
-        if port:
-            _serve_metrics(port)
-            log.info("metrics on :%d/metrics", port)
+        settings = CommonSettings()
+        if settings.metrics_port:
+            _serve_metrics(settings.metrics_port)
+            log.info("metrics on :%d/metrics", settings.metrics_port)
+        beacon = BeaconWriter(Lake(settings.data_dir), STAGES[service], processes=processes)
+        beacon.start()
         body()
     except (LambdaError, ValidationError) as exc:
         log.error("%s cannot run: %s", service, exc)
         return 2
+    beacon.stop()
     return 0
 
 
@@ -84,11 +93,14 @@ def run_http_service(
     building its app with ``worker_factory`` (``module:function``), and their Prometheus
     metrics are added up through files (``PROMETHEUS_MULTIPROC_DIR``)."""
 
+    workers = [1]
+
     def body() -> None:
         settings = settings_type()
         logging.getLogger(service).info("starting with %s", settings.describe())
         app = create_app(settings)
         host, port, processes = settings.listen()
+        workers[0] = processes
         if processes == 1:
             uvicorn.run(app, host=host, port=port, log_level="warning")
             return
@@ -106,4 +118,4 @@ def run_http_service(
         finally:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
-    return run_service(service, body)
+    return run_service(service, body, lambda: workers[0])

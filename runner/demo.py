@@ -1,7 +1,12 @@
-"""`make demo`: post generated web-shop events to a running pipeline, print a merged query."""
+"""`make demo`: post generated web-shop events to a running pipeline, print a merged query.
+
+With ``LAMBDA_DEMO_SECONDS`` it keeps a steady load for that long instead: events at
+``LAMBDA_DEMO_RATE`` a second and a merged query a second, with a progress line every few
+seconds; what the dashboard and ``GET /status`` are for."""
 
 import random
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -20,6 +25,8 @@ class DemoSettings(CommonSettings):
     ingest_port: int = 8000
     serving_port: int = 8001
     demo_events: int = Field(default=5_000, ge=1)
+    demo_seconds: float = Field(default=0, ge=0, description="keep a steady load this long")
+    demo_rate: int = Field(default=1_000, ge=1, le=100_000, description="events a second")
 
 
 def generate(count: int, rng: random.Random) -> list[dict[str, Any]]:
@@ -45,21 +52,56 @@ def main() -> int:
     settings = DemoSettings()
     ingest = f"http://127.0.0.1:{settings.ingest_port}"
     serving = f"http://127.0.0.1:{settings.serving_port}"
-    events = generate(settings.demo_events, random.Random())
+    rng = random.Random()
     with httpx.Client(timeout=30) as client:
         try:
-            for start in range(0, len(events), 1000):
-                response = client.post(f"{ingest}/events", json=events[start : start + 1000])
-                response.raise_for_status()
+            if settings.demo_seconds:
+                posted = _steady_load(client, ingest, serving, settings, rng)
+            else:
+                posted = _post(client, ingest, generate(settings.demo_events, rng))
         except httpx.HTTPError as exc:
             print(
-                f"error: cannot post to {ingest} ({exc}); is `make run` running?", file=sys.stderr
+                f"error: cannot talk to {ingest} or {serving} ({exc}); is `make run` running?",
+                file=sys.stderr,
             )
             return 1
-        print(f"posted {len(events)} events to {ingest}/events")
+        print(f"posted {posted} events to {ingest}/events")
         answer = wait_caught_up(client, serving, "revenue_by_country", {"granularity": "day"})
     _print_table(answer)
     return 0
+
+
+def _post(client: httpx.Client, ingest: str, events: list[dict[str, Any]]) -> int:
+    for start in range(0, len(events), 1000):
+        response = client.post(f"{ingest}/events", json=events[start : start + 1000])
+        response.raise_for_status()
+    return len(events)
+
+
+def _steady_load(
+    client: httpx.Client, ingest: str, serving: str, settings: DemoSettings, rng: random.Random
+) -> int:
+    """Post ``demo_rate`` events and run one merged query every second, for
+    ``demo_seconds``; a progress line every 5 s. The number of events posted."""
+    started = time.monotonic()
+    posted = 0
+    next_report = started + 5
+    tick = started
+    while (now := time.monotonic()) - started < settings.demo_seconds:
+        posted += _post(client, ingest, generate(settings.demo_rate, rng))
+        answer = client.get(f"{serving}/views/revenue_by_country", params={"granularity": "day"})
+        answer.raise_for_status()
+        if now >= next_report:
+            meta = answer.json()["meta"]
+            print(
+                f"{now - started:5.0f} s: posted {posted} events; speed lag "
+                f"{meta['speed']['lag']}; batch version {meta['batch']['version']}",
+                flush=True,
+            )
+            next_report += 5
+        tick += 1
+        time.sleep(max(0.0, tick - time.monotonic()))  # the load's pace, not a wait for a state
+    return posted
 
 
 def _print_table(answer: dict[str, Any]) -> None:

@@ -56,7 +56,10 @@ class Pipeline:
                 name,
                 module,
                 self.lake.pid_file(name),
-                env={"LAMBDA_METRICS_PORT": str(settings.service_metrics_port(name))},
+                env={
+                    "LAMBDA_METRICS_PORT": str(settings.service_metrics_port(name)),
+                    "LAMBDA_INSTANCE": name,
+                },
             )
             for name, module in services_of(settings)
         ]

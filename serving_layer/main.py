@@ -18,8 +18,9 @@ from common.processes import exit_with_parent
 from common.views import Catalog, load_catalog
 from serving_layer.allow import answer_405_with_every_method
 from serving_layer.batch_cache import BatchCache
+from serving_layer.monitor import Monitor
 from serving_layer.rejected import RejectedIndex
-from serving_layer.routes import batch_runs, health, views
+from serving_layer.routes import batch_runs, health, status, views
 from serving_layer.settings import ServingSettings
 from serving_layer.sources import LagProbe
 from serving_layer.state import ServingState
@@ -48,7 +49,9 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
             BatchCache(settings.serving_cache_entries),
             RejectedIndex(),
         )
+        monitor = Monitor(app.state.serving.lake, probe).start()
         yield
+        monitor.stop()
         pool.shutdown()
         probe.close()
         connection.close()
@@ -56,6 +59,7 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
     app = FastAPI(title="Lambda serving layer", lifespan=lifespan)
     app.include_router(views.router)
     app.include_router(health.router)
+    app.include_router(status.router)
     instrument(app)
     app.include_router(batch_runs.router)
     document_views(app, catalog, settings.serving_max_rows)

@@ -29,6 +29,7 @@ from common.kafka import Every, OffsetsOutOfRange, TopicConsumer
 from common.lake import BatchVersion, Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.master import archived_after, read_events
+from common.monitoring import BUSY
 from common.speed_store import (
     EARLIER,
     Segment,
@@ -152,13 +153,14 @@ class SpeedReplica:
             self._rebalance()
             while not stop.is_set():
                 self._poll_main()
-                if manifest_check.due():
-                    self._check_manifest()
-                self._build_step()
-                if rebalance.due():
-                    self._rebalance()
-                if snapshot.due():
-                    self._publish_all()
+                with BUSY.working():
+                    if manifest_check.due():
+                        self._check_manifest()
+                    self._build_step()
+                    if rebalance.due():
+                        self._rebalance()
+                    if snapshot.due():
+                        self._publish_all()
         finally:
             for partition in list(self.slices):
                 self._release(partition)  # what was read before the stop is served after it
@@ -170,6 +172,10 @@ class SpeedReplica:
             self.stop.wait(0.1)
             return
         batches = self._poll(self.consumer, 50)
+        with BUSY.working():
+            self._fold_polled(batches)
+
+    def _fold_polled(self, batches: dict[int, list]) -> None:
         for partition, records in batches.items():
             owned = self.slices.get(partition)
             if owned is not None:

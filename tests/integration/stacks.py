@@ -98,6 +98,14 @@ class Pipeline:
         os.kill(old, signal.SIGKILL)
         wait_for(lambda: self.pid(service) not in (None, old), 30, f"{service} to restart")
 
+    def pause(self, service: str) -> None:
+        """Freeze a service (SIGSTOP): it holds everything and answers nothing, as a hung
+        process does."""
+        os.kill(self.pid(service), signal.SIGSTOP)
+
+    def resume(self, service: str) -> None:
+        os.kill(self.pid(service), signal.SIGCONT)
+
     def env(self) -> dict[str, str]:
         return dict(os.environ)
 
@@ -215,6 +223,12 @@ class ComposePipeline(Pipeline):
             check=True,
         )
         return result.stdout.strip()
+
+    def pause(self, service: str) -> None:
+        self._compose("pause", service)
+
+    def resume(self, service: str) -> None:
+        self._compose("unpause", service)
 
     def batch_command(self) -> list[str]:
         return ["docker", "compose", "exec", "-T", "scheduler", "python", "-m", "batch_layer.job"]
