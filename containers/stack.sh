@@ -159,8 +159,8 @@ build_images() {
         ensure_wheelhouse
     fi
     configure_compose
-    say "building lambda-platform:latest"
-    docker compose build --quiet topic-init
+    say "building lambda-platform:latest and lambda-prometheus:latest"
+    docker compose build --quiet topic-init prometheus
 }
 
 # -- commands ----------------------------------------------------------------------------
@@ -185,6 +185,7 @@ Lambda pipeline is running in Docker Compose (project $COMPOSE_PROJECT_NAME; mak
   ingest    http://127.0.0.1:${LAMBDA_INGEST_PORT:-8000}/events   (POST events; docs at /docs)
   serving   http://127.0.0.1:${LAMBDA_SERVING_PORT:-8001}/views    (merged queries; docs at /docs)
   spark UI  http://127.0.0.1:${LAMBDA_SPARK_UI_PORT:-8080}/
+  prometheus http://127.0.0.1:${LAMBDA_PROMETHEUS_PORT:-9090}/alerts  (alert rules; scrape targets at /targets)
   views     $LAMBDA_VIEWS_FILE
 EOT
 }
@@ -226,7 +227,9 @@ cmd_test() {
     export LAMBDA_VIEWS_FILE=tests/integration/views.yaml LAMBDA_BATCH_INTERVAL=0
     LAMBDA_INGEST_PORT=$(free_port) LAMBDA_SERVING_PORT=$(free_port)
     LAMBDA_SPARK_UI_PORT=$(free_port) LAMBDA_KAFKA_BOOTSTRAP=127.0.0.1:$(free_port)
-    export LAMBDA_INGEST_PORT LAMBDA_SERVING_PORT LAMBDA_SPARK_UI_PORT LAMBDA_KAFKA_BOOTSTRAP
+    LAMBDA_PROMETHEUS_PORT=$(free_port)
+    export LAMBDA_INGEST_PORT LAMBDA_SERVING_PORT LAMBDA_SPARK_UI_PORT LAMBDA_KAFKA_BOOTSTRAP \
+        LAMBDA_PROMETHEUS_PORT
     ensure_engine
     ensure_compose
     configure_compose
@@ -240,6 +243,7 @@ cmd_test() {
     LAMBDA_TEST_STACK=compose \
         LAMBDA_TEST_INGEST_URL=http://127.0.0.1:$LAMBDA_INGEST_PORT \
         LAMBDA_TEST_SERVING_URL=http://127.0.0.1:$LAMBDA_SERVING_PORT \
+        LAMBDA_TEST_PROMETHEUS_URL=http://127.0.0.1:$LAMBDA_PROMETHEUS_PORT \
         .venv/bin/python -m pytest -m stack tests/integration "$@" || status=$?
     if [ "$status" != 0 ]; then
         mkdir -p "$CACHE"
