@@ -21,6 +21,7 @@ from serving_layer.batch_cache import BatchCache
 from serving_layer.monitor import Monitor
 from serving_layer.rejected import RejectedIndex
 from serving_layer.routes import batch_runs, health, status, views
+from serving_layer.routes.dashboard import mount_dashboard
 from serving_layer.settings import ServingSettings
 from serving_layer.sources import LagProbe
 from serving_layer.state import ServingState
@@ -60,6 +61,7 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
     app.include_router(views.router)
     app.include_router(health.router)
     app.include_router(status.router)
+    mount_dashboard(app)
     instrument(app)
     app.include_router(batch_runs.router)
     document_views(app, catalog, settings.serving_max_rows)
