@@ -82,6 +82,22 @@ def read_beacons(lake: Lake) -> list[Beacon]:
     return found
 
 
+def prune_beacons(lake: Lake, older_than_s: float) -> int:
+    """Delete the beacons not rewritten for ``older_than_s`` (processes long gone: replaced
+    containers, earlier runs); how many."""
+    removed = 0
+    cutoff = time.time() - older_than_s
+    directory = beacons_dir(lake)
+    for path in directory.glob("*.json") if directory.is_dir() else []:
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
 def instance_name() -> str:
     """This process's instance: ``LAMBDA_INSTANCE`` (what `make run` names it: ``speed-2``),
     else the host name in a container (Compose's replicas each have one, kept across
@@ -148,8 +164,15 @@ class BeaconWriter:
             log.warning("cannot write the beacon %s: %s", self.path, exc)
 
     def _loop(self) -> None:
+        failing = False
         while not self._stop.wait(self.interval_s):
-            self.write()
+            try:
+                self.write()
+                failing = False
+            except Exception:  # the beacon must outlive one bad sample; said once, not every second
+                if not failing:
+                    log.exception("cannot sample this process's metrics for its beacon")
+                failing = True
 
     def stop(self) -> None:
         """A last beacon that says the process stopped on purpose."""

@@ -187,12 +187,16 @@ class Lake:
         return ends
 
     def backlog(
-        self, generation: int, covered: dict[int, NextOffsets]
+        self,
+        generation: int,
+        covered: dict[int, NextOffsets],
+        files: list[MasterFile] | None = None,
     ) -> list[tuple[MasterFile, int]]:
         """Files of generations before ``generation`` holding offsets that ``covered`` (per
-        generation, the next offset not covered) does not, each with the first such offset."""
+        generation, the next offset not covered) does not, each with the first such offset
+        (``files``: the master files, when the caller listed them already)."""
         found = []
-        for f in self.master_files():
+        for f in self.master_files() if files is None else files:
             start = covered.get(f.generation, {}).get(f.partition, 0)
             if f.generation < generation and f.end > start:
                 found.append((f, max(start, f.first)))

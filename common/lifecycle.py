@@ -101,6 +101,10 @@ def run_http_service(
         app = create_app(settings)
         host, port, processes = settings.listen()
         workers[0] = processes
+        # uvicorn restores the handlers it found and re-sends the signal once it has shut
+        # down: with Python's defaults that kills the process before its beacon says it
+        # stopped cleanly. These handlers just let uvicorn.run return.
+        stop_event_on_signals()
         if processes == 1:
             uvicorn.run(app, host=host, port=port, log_level="warning")
             return
@@ -116,6 +120,7 @@ def run_http_service(
                 log_level="warning",
             )
         finally:
+            del os.environ[MULTIPROCESS_DIR]  # the service's last beacon reads its own
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
     return run_service(service, body, lambda: workers[0])

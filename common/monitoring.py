@@ -84,7 +84,8 @@ BUSY = BusyClock(BUSY_SECONDS)
 def registry() -> CollectorRegistry:
     """Where this service's metrics are: the process's own, or, when it runs several
     worker processes, all of theirs added up."""
-    if os.environ.get(MULTIPROCESS_DIR):
+    directory = os.environ.get(MULTIPROCESS_DIR)
+    if directory and os.path.isdir(directory):
         combined = CollectorRegistry()
         multiprocess.MultiProcessCollector(combined)
         return combined

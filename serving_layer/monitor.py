@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from common.batch_runs import RunStore
-from common.beacons import read_beacons
+from common.beacons import prune_beacons, read_beacons
 from common.errors import LakeError
+from common.kafka import Every
 from common.lake import Lake, write_atomic
 from common.speed_store import read_members, try_lock
 from serving_layer.rejected import RejectedIndex
@@ -36,6 +37,9 @@ from serving_layer.status import (
 
 log = logging.getLogger("serving")
 OBSERVE_SECONDS = 1.0
+PRUNE_AFTER_S = 86_400.0
+"""Beacons of processes gone this long are deleted (a day of "down" history is plenty)."""
+PRUNE_EVERY_S = 60.0
 
 
 def status_path(lake: Lake) -> Path:
@@ -84,9 +88,10 @@ class Monitor:
         self.lake = lake
         self.probe = probe
         self.history: deque[Observation] = deque(maxlen=int(WINDOW_S / OBSERVE_SECONDS) + 3)
-        self.recent: deque[Counts] = deque(maxlen=int(RECENT_S / OBSERVE_SECONDS) + 1)
+        self.recent: deque[Counts] = deque()  # the last RECENT_S seconds
         self.active: dict[tuple, dict[str, Any]] = {}
         self.rejected = RejectedIndex()
+        self.prune = Every(PRUNE_EVERY_S)
         self.alerts = alerts_logger()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="monitor", daemon=True)
@@ -104,23 +109,33 @@ class Monitor:
             self._lock_fd = None
 
     def _loop(self) -> None:
+        failing: str | None = None
         while not self._stop.wait(OBSERVE_SECONDS):
-            if self._lock_fd is None:
-                lock = self.lake.root / "status" / "monitor.lock"
-                lock.parent.mkdir(parents=True, exist_ok=True)
-                self._lock_fd = try_lock(lock)
-                if self._lock_fd is None:
-                    continue
             try:
+                if self._lock_fd is None:
+                    lock = self.lake.root / "status" / "monitor.lock"
+                    lock.parent.mkdir(parents=True, exist_ok=True)
+                    self._lock_fd = try_lock(lock)
+                    if self._lock_fd is None:
+                        continue
                 self.tick()
-            except Exception:  # the monitor must outlive any one bad observation
-                log.exception("the monitor could not observe the pipeline")
+                if failing is not None:
+                    log.info("the monitor observes the pipeline again")
+                failing = None
+            except Exception as exc:  # the monitor outlives any bad observation ...
+                if repr(exc) != failing:  # ... and says so once, not every second
+                    log.exception("the monitor could not observe the pipeline")
+                failing = repr(exc)
 
     def tick(self) -> dict[str, Any]:
         """Observe once, publish the status, log warnings that appeared or cleared."""
+        if self.prune.due():
+            prune_beacons(self.lake, PRUNE_AFTER_S)
         observation = self.observe()
         self.history.append(observation)
         self.recent.append(counts(observation))
+        while self.recent[0].at < observation.at - RECENT_S:
+            self.recent.popleft()
         status = build_status(list(self.history), list(self.recent))
         self._track(status["warnings"], status["generated_at"])
         write_atomic(status_path(self.lake), json.dumps(status).encode(), durable=False)
@@ -149,14 +164,15 @@ class Monitor:
             beacons=beacons,
             ends=ends,
             ends_ms=ends_ms,
-            speed_lag=None if ends is None else served.lag(ends),
+            speed_lag=None if ends is None else served.lag(ends, files),
+            speed_behind=None if ends is None else served.behind(ends),
             speed_offsets=sum(p.next_offset for p in served.slices.values()),
             archive_lag=None
             if ends is None
             else sum(max(0, end - archived.get(p, 0)) for p, end in ends.items()),
             archived=sum(archived.values()),
             batch_lag=sum(max(0, end - covered.get(p, 0)) for p, end in archived.items())
-            + served.unreflected_archive(),
+            + served.unreflected_archive(files),
             batch_version=newest.version if newest else None,
             batch_computed_at=newest.computed_at if newest else None,
             batch_events=newest.events if newest else 0,

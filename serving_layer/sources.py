@@ -10,7 +10,7 @@ from typing import Any
 
 from common.errors import BrokerError
 from common.kafka import EndOffsets, bootstrap_reachable
-from common.lake import BatchVersion, Lake
+from common.lake import BatchVersion, Lake, MasterFile
 from common.metrics import SLICE_COLUMNS
 from common.settings import CommonSettings
 from common.speed_store import EARLIER, SlicePointer, SliceStore, read_members, read_pointers
@@ -109,8 +109,14 @@ class Served:
             )
         ]
 
-    def lag(self, ends: dict[int, int]) -> int:
-        """Events on the topic (or archived from an earlier generation) the answer lacks."""
+    def lag(self, ends: dict[int, int], files: list[MasterFile] | None = None) -> int:
+        """Events on the topic (or archived from an earlier generation) the answer lacks
+        (``files``: the master files, when the caller listed them already)."""
+        return self.behind(ends) + self.unreflected_archive(files) + self.unread()
+
+    def behind(self, ends: dict[int, int]) -> int:
+        """Events on the topic past what each partition's snapshot (or batch) reflects: the
+        part of the lag that reading the topic brings down."""
         behind = 0
         for partition, end in ends.items():
             pointer = self.slices.get(partition)
@@ -120,15 +126,16 @@ class Served:
                 covered = self.newest.next_offsets(self.generation) if self.newest else {}
                 reflected = covered.get(partition, 0)
             behind += max(0, end - reflected)
-        return behind + self.unreflected_archive() + self.unread()
+        return behind
 
-    def unreflected_archive(self) -> int:
+    def unreflected_archive(self, files: list[MasterFile] | None = None) -> int:
         """Archived events of earlier topic generations that neither the newest batch version
         nor a snapshot of the earlier generations holds."""
         if EARLIER in self.slices:
             return 0
         covered = self.newest.covered() if self.newest else {}
-        return sum(f.end - start for f, start in self.lake.backlog(self.generation, covered))
+        backlog = self.lake.backlog(self.generation, covered, files)
+        return sum(f.end - start for f, start in backlog)
 
     def unread(self) -> int:
         """Offsets the speed views are past that nobody read: retention deleted them before

@@ -9,7 +9,7 @@ than against a fixed threshold.
 """
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -52,6 +52,7 @@ class Observation:
     ends: dict[int, int] | None = None  # the topic's end offsets; None: broker unreachable
     ends_ms: float | None = None  # how long reading them took
     speed_lag: int | None = None  # what a merged answer lacks
+    speed_behind: int | None = None  # ... of it, what reading the topic brings down
     speed_offsets: int = 0  # offsets the speed views are past, all partitions
     archive_lag: int | None = None
     archived: int = 0  # offsets the master dataset holds
@@ -66,44 +67,45 @@ class Observation:
 
 @dataclass(frozen=True)
 class Counts:
-    """The counters the 5-minute warnings look at, per process incarnation (beacon key and
-    start time): rejected records, and answers with a 5xx status."""
+    """The counters the 5-minute warnings look at, per process incarnation (stage, beacon key
+    and start time): rejected records, and answers with a 5xx status."""
 
     at: float
-    processes: dict[tuple[str, float], tuple[float, float]] = field(default_factory=dict)
+    processes: dict[tuple[str, str, float], tuple[float, float]] = field(default_factory=dict)
 
 
 def counts(observation: Observation) -> Counts:
-    """Rejected records and error answers counted so far by each live process."""
+    """Rejected records (the archiver's count: every record is archived once, while the speed
+    layer may read one again) and error answers counted so far by each live process."""
     found = {}
     for beacon in observation.beacons.values():
-        rejected = _value(beacon, "lambda_archiver_records_total", kind="rejected") + _value(
-            beacon, "lambda_speed_rejected_total"
-        )
+        rejected = _value(beacon, "lambda_archiver_records_total", kind="rejected")
         errors = sum(
             value
             for key, value in beacon.samples.items()
             if _parsed(key)[0] == "lambda_http_requests_total"
             and _parsed(key)[1].get("status", "").startswith("5")
         )
-        found[(beacon.key, beacon.started_at)] = (rejected, errors)
+        found[(beacon.stage, beacon.key, beacon.started_at)] = (rejected, errors)
     return Counts(observation.at, found)
 
 
-def increase(recent: list[Counts], index: int) -> float:
-    """How much a counter (0: rejected, 1: errors) grew over ``recent``, process by process:
-    from its first sight, or from 0 for a process that started since."""
+def increase(recent: list[Counts], index: int, stage: str | None = None) -> float:
+    """How much a counter (0: rejected, 1: errors) grew over ``recent`` (of one stage's
+    processes, or all), process by process: from its first sight, or from 0 for a process
+    that started since."""
     if not recent:
         return 0.0
-    first: dict[tuple[str, float], float] = {}
-    last: dict[tuple[str, float], float] = {}
+    first: dict[tuple[str, str, float], float] = {}
+    last: dict[tuple[str, str, float], float] = {}
     for found in recent:
         for process, values in found.processes.items():
-            first.setdefault(process, values[index])
-            last[process] = values[index]
+            if stage is None or process[0] == stage:
+                first.setdefault(process, values[index])
+                last[process] = values[index]
     since = recent[0].at
     return sum(
-        max(0.0, value - (0.0 if process[1] >= since else first[process]))
+        max(0.0, value - (0.0 if process[2] >= since else first[process]))
         for process, value in last.items()
     )
 
@@ -122,10 +124,6 @@ def _value(beacon: Beacon, name: str, **labels: str) -> float:
         if found == name and all(have.get(k) == v for k, v in labels.items()):
             total += value
     return total
-
-
-def _sum(beacons: Iterable[Beacon], name: str, **labels: str) -> float:
-    return sum(_value(b, name, **labels) for b in beacons)
 
 
 def _buckets(beacon: Beacon, name: str, **labels: str) -> dict[float, float]:
@@ -174,23 +172,29 @@ class Window:
     def live(self, stage: str) -> list[Beacon]:
         return [b for b in self.last.beacons.values() if b.stage == stage and is_up(b, self.now)]
 
-    def delta(self, beacon: Beacon, name: str, **labels: str) -> float:
-        """How much a counter of ``beacon``'s process grew over the window (a process that
-        restarted in it counts from 0)."""
+    def per_second(self, beacon: Beacon, name: str, **labels: str) -> float | None:
+        """How fast a counter of ``beacon``'s process grew over the window, timed by the
+        process's own beacon times (both from its clock: no skew with the monitor's, no drift
+        between the two ticks). A process started in the window counts from 0 at its start;
+        None when the window holds no span of it."""
         now = _value(beacon, name, **labels)
         before = self.first.beacons.get(beacon.key)
-        if before is None or before.started_at != beacon.started_at:
-            return now if beacon.started_at >= self.first.at else 0.0
-        return max(0.0, now - _value(before, name, **labels))
+        if before is not None and before.started_at == beacon.started_at:
+            grown = max(0.0, now - _value(before, name, **labels))
+            span = beacon.updated_at - before.updated_at
+        elif beacon.started_at >= self.first.at:
+            grown, span = now, beacon.updated_at - beacon.started_at
+        else:
+            return None
+        return grown / span if span > 0 else None
 
     def rate(self, beacons: list[Beacon], name: str, **labels: str) -> float | None:
-        if self.seconds <= 0:
-            return None
-        return sum(self.delta(b, name, **labels) for b in beacons) / self.seconds
+        rates = [r for b in beacons if (r := self.per_second(b, name, **labels)) is not None]
+        return sum(rates) if rates else None
 
     def busy(self, beacon: Beacon) -> float | None:
         """The fraction of the window the process was busy (its workers on average)."""
-        rate = self.rate([beacon], "lambda_busy_seconds_total")
+        rate = self.per_second(beacon, "lambda_busy_seconds_total")
         return None if rate is None else min(1.0, rate / max(1, beacon.processes))
 
     def latency_ms(self, beacons: list[Beacon], name: str, **labels: str) -> dict | None:
@@ -423,7 +427,9 @@ def warnings(
         if not stage["up"]:
             found.append(_warning("down", "error", name, _down_message(window, name)))
     found += _process_warnings(window)
-    found += _lag_warnings(window, "speed", lambda o: o.speed_lag, lambda o: o.speed_offsets)
+    # (not the lag of earlier generations' archive or of offsets lost to retention: only a
+    # batch run brings those down, so they never reach 0 and never move)
+    found += _lag_warnings(window, "speed", lambda o: o.speed_behind, lambda o: o.speed_offsets)
     found += _lag_warnings(window, "archiver", lambda o: o.archive_lag, lambda o: o.archived)
     stale = _batch_stale(window)
     if stale:
@@ -544,7 +550,6 @@ def _batch_stale(window: Window) -> str | None:
 
 def _recent_warnings(window: Window, recent: list[Counts]) -> list[dict[str, Any]]:
     rejected = increase(recent, 0)
-    errors = increase(recent, 1)
     minutes = RECENT_S / 60
     found = []
     if rejected:
@@ -557,15 +562,18 @@ def _recent_warnings(window: Window, recent: list[Counts]) -> list[dict[str, Any
                 f"{minutes:.0f} minutes (kept aside: /health lists them)",
             )
         )
-    if errors:
-        found.append(
-            _warning(
-                "errors",
-                "warning",
-                "serving",
-                f"{errors:.0f} HTTP answers with a 5xx status in the last {minutes:.0f} minutes",
+    for stage in ("ingest", "serving"):
+        errors = increase(recent, 1, stage)
+        if errors:
+            found.append(
+                _warning(
+                    "errors",
+                    "warning",
+                    stage,
+                    f"{errors:.0f} HTTP answers with a 5xx status in the last "
+                    f"{minutes:.0f} minutes",
+                )
             )
-        )
     cutoff = window.now - RECENT_S
     for run in window.last.runs:
         if run.state == "failed" and _ended_at(run) >= cutoff:

@@ -204,12 +204,16 @@ class SpeedReplica:
                     self._assign(consumer, partition, owned.fed_by_main)
             return {}
 
-    def _fold(self, state: SliceState, records: list) -> None:
+    def _fold(self, state: SliceState, records: list, again: bool = False) -> None:
+        """Fold records in; ``again``: a switch re-reads them (not new input: not counted)."""
+        if not records:
+            return
         started = time.perf_counter()
         for record in records:
             state.apply_record(record.offset, self._decode(record))
-        RECORDS.inc(len(records))
-        BATCH_SECONDS.observe(time.perf_counter() - started)
+        if not again:
+            RECORDS.inc(len(records))
+            BATCH_SECONDS.observe(time.perf_counter() - started)
 
     @staticmethod
     def _decode(record: object) -> Event | None:
@@ -267,7 +271,7 @@ class SpeedReplica:
             self._stop_building()
             return
         records = self._poll(self.catch_up, 10).get(owned.partition, [])
-        self._fold(rebuild.state, [r for r in records if r.offset < rebuild.end])
+        self._fold(rebuild.state, [r for r in records if r.offset < rebuild.end], again=True)
         if self.catch_up.positions().get(owned.partition, 0) >= rebuild.end:
             rebuild.state.next_offset = rebuild.end  # offsets without a record included
             segment = owned.publisher.write_segment(rebuild.state, rebuild.first, rebuild.end)

@@ -74,7 +74,12 @@
   }
 
   async function fetchJson(url, options) {
-    const response = await fetch(url, { cache: "no-store", ...options });
+    // A request that hangs must not stop the refresh loop: give up after 10 s.
+    const response = await fetch(url, {
+      cache: "no-store",
+      signal: AbortSignal.timeout(10000),
+      ...options,
+    });
     const text = await response.text();
     let body;
     try {

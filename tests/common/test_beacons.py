@@ -1,9 +1,11 @@
 """Beacons: a process's file says it is alive, how often it started, whether the last one
 stopped cleanly, and its metrics; busy time counts overlapping work once."""
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter
 
-from common.beacons import BeaconWriter, parse_key, read_beacons
+from common.beacons import BeaconWriter, parse_key, prune_beacons, read_beacons
 from common.monitoring import BusyClock, sample_key
 
 
@@ -81,3 +83,12 @@ def test_overlapping_work_counts_once_and_a_flush_counts_work_under_way():
         assert counter._value.get() == 7
         clock.now = 114
     assert counter._value.get() == 8
+
+
+def test_beacons_of_processes_long_gone_are_pruned(lake):
+    BeaconWriter(lake, "speed", instance="old").start().stop()
+    BeaconWriter(lake, "speed", instance="new").start().stop()
+    old = next(p for p in (lake.root / "status" / "beacons").iterdir() if "old" in p.name)
+    os.utime(old, (1, 1))
+    assert prune_beacons(lake, 3600) == 1
+    assert [b.instance for b in read_beacons(lake)] == ["new"]

@@ -92,7 +92,7 @@ def test_a_process_that_restarted_in_the_window_counts_from_zero():
         "speed", T0 + 10, started_at=T0 + 5, samples={"lambda_speed_records_total": 300.0}
     )
     status = build_status([observation(T0, before), observation(T0 + 10, after)], [])
-    assert stage_of(status, "speed")["throughput"] == 30.0
+    assert stage_of(status, "speed")["throughput"] == 60.0  # 300 in the 5 s it ran
 
 
 def test_a_stage_without_a_live_process_is_down_and_a_dead_replica_is_named():
@@ -135,7 +135,8 @@ def _lag_series(lags: list[int], offsets: list[int], rate: int = 100) -> list[Ob
             T0 + i,
             *everyone(T0 + i),
             ends={0: rate * i},
-            speed_lag=lag,
+            speed_lag=lag + 7,  # (7 lost to retention: never read, never trending)
+            speed_behind=lag,
             speed_offsets=offset,
         )
         for i, (lag, offset) in enumerate(zip(lags, offsets, strict=True))
@@ -180,7 +181,13 @@ def test_a_batch_older_than_twice_its_interval_is_a_warning():
 
 
 def _counts(at: float, rejected: float, errors: float, started_at: float = T0 - 1000) -> Counts:
-    return Counts(at, {("archiver--archiver", started_at): (rejected, errors)})
+    return Counts(
+        at,
+        {
+            ("archiver", "archiver--archiver", started_at): (rejected, 0),
+            ("serving", "serving--serving", started_at): (0, errors),
+        },
+    )
 
 
 def test_rejected_records_errors_and_failed_runs_of_the_last_five_minutes_are_warnings():
@@ -199,18 +206,19 @@ def test_rejected_records_errors_and_failed_runs_of_the_last_five_minutes_are_wa
 
 
 def test_counters_grow_process_by_process_and_a_restart_counts_from_zero():
-    old = ("speed--speed", T0 - 1000)
-    new = ("speed--speed", T0 - 50)  # restarted after the first of these counts
+    old = ("speed", "speed--speed", T0 - 1000)
+    new = ("speed", "speed--speed", T0 - 50)  # restarted after the first of these counts
     recent = [
         Counts(T0 - 100, {old: (10, 0)}),
         Counts(T0 - 60, {old: (12, 0)}),
-        Counts(T0, {new: (3, 0)}),
+        Counts(T0, {new: (3, 0), ("ingest", "ingest--ingest", T0 - 500): (0, 4)}),
     ]
     assert increase(recent, 0) == 2 + 3
+    assert increase(recent, 0, "ingest") == 0
     assert increase([], 0) == 0
 
 
-def test_counts_take_rejected_records_of_both_consumers_and_5xx_answers_per_process():
+def test_counts_take_rejected_records_once_and_5xx_answers_per_process():
     found = counts(
         observation(
             T0,
@@ -226,9 +234,10 @@ def test_counts_take_rejected_records_of_both_consumers_and_5xx_answers_per_proc
             ),
         )
     )
-    assert found.processes[("archiver--archiver", T0 - 100)] == (4, 0)
-    assert found.processes[("speed--speed", T0 - 100)] == (3, 0)
-    assert found.processes[("serving--serving", T0 - 100)] == (0, 2)
+    assert found.processes[("archiver", "archiver--archiver", T0 - 100)] == (4, 0)
+    # the speed layer reads the same records (and may again): only the archiver's count counts
+    assert found.processes[("speed", "speed--speed", T0 - 100)] == (0, 0)
+    assert found.processes[("serving", "serving--serving", T0 - 100)] == (0, 2)
 
 
 def test_the_bottleneck_is_the_busiest_streaming_stage_or_the_one_falling_behind():
@@ -283,3 +292,20 @@ def test_the_window_forgets_observations_older_than_ten_seconds():
     history = [observation(T0 + i, *everyone(T0 + i)) for i in range(0, 30, 2)]
     window = Window(history)
     assert window.first.at == T0 + 18 and window.seconds == 10
+
+
+def test_lag_that_only_a_batch_run_brings_down_is_no_trend():
+    # offsets lost to retention, or an earlier generation's archive: the lag stays, unmoving
+    history = [
+        observation(T0 + i, *everyone(T0 + i), speed_lag=7, speed_behind=0, speed_offsets=50)
+        for i in range(6)
+    ]
+    assert not codes(build_status(history, []))
+
+
+def test_rates_are_timed_by_the_process_own_beacon_times():
+    # the monitor looked 10 s apart, but the process wrote these 10.5 s apart
+    before = beacon("speed", T0 - 0.9, samples={"lambda_speed_records_total": 0.0})
+    after = beacon("speed", T0 + 9.6, samples={"lambda_speed_records_total": 1050.0})
+    status = build_status([observation(T0, before), observation(T0 + 10, after)], [])
+    assert stage_of(status, "speed")["throughput"] == 100.0
