@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 export LAMBDA_VIEWS_FILE ?= views.yaml
 export LAMBDA_DATA_DIR ?= data
 
-.PHONY: help venv run batch demo lint format test test-unit test-integration bench clean \
+.PHONY: help venv run batch demo lint format test test-unit test-integration bench bench-readme clean \
 	up down logs ps test-containers
 
 help:  ## list the targets
@@ -73,5 +73,8 @@ ps:  ## list the Compose stack's services with their health
 test-containers:  ## build, start a Compose stack of its own, run the end-to-end tests on it
 	containers/stack.sh test
 
-bench: venv  ## benchmarks against a pipeline of their own: event to visible, merged query latency
+bench: venv  ## every stage against its own limit (about 12 min): prints the table, writes bench/results/latest.json
 	$(BIN)/python -m bench
+
+bench-readme: venv  ## copy the table of bench/results/latest.json into README.md's Performance section
+	$(BIN)/python -m bench.report

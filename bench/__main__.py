@@ -1,9 +1,11 @@
 """Run the benchmarks against pipelines of their own, print one table, write it to
 ``bench/results/latest.json``.
 
-Rows: event to visible at 5,000 events/s with batch runs publishing during it (p99 < 1 s, max
-< 2 s); speed-layer throughput with 1, 2 and 4 replicas over 4 partitions against a bare
-consumer; merged queries over a day of minute buckets (p99 < 50 ms).
+Rows: ingest's events/s against a bare producer's (ratio at least 0.7); event to visible at
+5,000 events/s with batch runs publishing during it (p99 < 1 s, max < 2 s); speed-layer
+throughput with 1, 2 and 4 replicas over 4 partitions against a bare consumer (ratio at
+least 0.5); merged queries over a day of minute buckets (p99 < 50 ms); peak memory of every
+service during the freshness run and of a speed replica holding 1 million events (< 500 MB).
 """
 
 import json
@@ -20,9 +22,13 @@ from typing import Any
 import httpx
 
 from bench.freshness import event_to_visible
+from bench.ingest_rate import CLIENTS, REQUEST_EVENTS, posted_rate, producer_rate
+from bench.memory import services_peak_mb
 from bench.queries import DAY_MS, seed_day, time_queries
+from bench.report import RESULTS, table
 from bench.speed_scaling import speed_scaling
 from bench.stats import percentile, summary_ms
+from common.settings import CommonSettings
 from runner.client import wait_caught_up
 from tests.launcher import ROOT, launched
 
@@ -30,7 +36,9 @@ RATE = 5_000
 FRESHNESS_SECONDS = 180
 BATCH_INTERVAL = 30
 SPEED_EVENTS = 300_000
-RESULTS = ROOT / "bench" / "results" / "latest.json"
+HELD_EVENTS = 1_000_000
+INGEST_SECONDS = 20
+SERVICES = ("ingest", "archiver", "speed", "scheduler", "serving")
 
 
 def caught_up(serving_url: str) -> None:
@@ -53,6 +61,7 @@ def freshness(base: Path) -> dict[str, Any]:
             pipeline.ingest_url, pipeline.serving_url, RATE, FRESHNESS_SECONDS
         )
         runs = httpx.get(f"{pipeline.serving_url}/batch/runs", timeout=30).json()["runs"]
+        PEAKS.update(services_peak_mb(pipeline.data_dir, SERVICES))
     published = [r for r in runs if r["state"] == "succeeded"]
     p99, worst = percentile(latencies, 0.99), max(latencies)
     print(f"  {summary_ms(latencies)}; {len(published)} batch versions published meanwhile")
@@ -69,9 +78,38 @@ def freshness(base: Path) -> dict[str, Any]:
     }
 
 
+PEAKS: dict[str, float | None] = {}
+"""Peak resident MB of each service in the freshness run, and of a replica holding
+``HELD_EVENTS`` in the speed run: the memory row."""
+
+
+def ingest(base: Path) -> dict[str, Any]:
+    """POST /events against a bare producer with ingest's settings, on the same broker."""
+    with launched(base, base / "data", ROOT / "views.yaml") as pipeline:
+        print(
+            f"ingest: {CLIENTS} clients posting {REQUEST_EVENTS} events a request for "
+            f"{INGEST_SECONDS}s, then a bare producer the same way ...",
+            flush=True,
+        )
+        posted = posted_rate(pipeline.ingest_url, INGEST_SECONDS)
+        settings = CommonSettings(kafka_bootstrap=pipeline.env["LAMBDA_KAFKA_BOOTSTRAP"])
+        bare = producer_rate(settings, INGEST_SECONDS)
+    ratio = posted / bare
+    print(f"  POST /events {posted:,.0f} events/s; bare producer {bare:,.0f} ({ratio:.2f})")
+    return {
+        "name": "ingest",
+        "figures": {"post_events_per_s": round(posted), "bare_producer_per_s": round(bare)}
+        | {"ratio": round(ratio, 2)},
+        "target": "at least 0.7 of a bare kafka-python producer with the same settings",
+        "met": ratio >= 0.7,
+    }
+
+
 def speed(base: Path) -> dict[str, Any]:
     print(f"speed layer: folding {SPEED_EVENTS:,} events with 1, 2, 4 replicas ...", flush=True)
-    rates, restart = speed_scaling(base, SPEED_EVENTS, (1, 2, 4))
+    found = speed_scaling(base, SPEED_EVENTS, (1, 2, 4), hold=HELD_EVENTS)
+    rates, restart = found.rates, found.restart_s
+    PEAKS[f"speed holding {found.held:,} events"] = found.peak_mb
     for name, rate in rates.items():
         print(f"  {name}: {rate:,.0f} events/s")
     print(
@@ -129,6 +167,19 @@ def queries(base: Path) -> dict[str, Any]:
     }
 
 
+def memory() -> dict[str, Any]:
+    """The peaks the freshness and speed runs recorded."""
+    held = next(mb for name, mb in PEAKS.items() if name.startswith("speed holding"))
+    for name, mb in PEAKS.items():
+        print(f"  peak resident memory, {name}: {mb} MB")
+    return {
+        "name": "memory",
+        "figures": {f"{name}_mb": mb for name, mb in PEAKS.items()},
+        "target": f"speed layer under 500 MB holding {HELD_EVENTS:,} events since the last batch",
+        "met": held is not None and held < 500,
+    }
+
+
 def _rfc3339(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -144,13 +195,11 @@ def machine() -> dict[str, Any]:
 
 def main() -> int:
     rows = []
-    for bench in (freshness, speed, queries):
+    for bench in (ingest, freshness, speed, queries):
         with tempfile.TemporaryDirectory(prefix="lambda-bench-") as scratch:
             rows.append(bench(Path(scratch)))
-    print("\n| benchmark | figures | target | met |\n| --- | --- | --- | --- |")
-    for row in rows:
-        figures = ", ".join(f"{k} {v}" for k, v in row["figures"].items())
-        print(f"| {row['name']} | {figures} | {row['target']} | {'yes' if row['met'] else 'no'} |")
+    rows.append(memory())
+    print("\n" + table(rows))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n")
     print(f"\nwritten to {RESULTS.relative_to(ROOT)}")

@@ -12,10 +12,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from kafka import KafkaConsumer
 
+from bench.memory import peak_rss_mb
 from bench.queries import PAGES
 from common.events import Event, decode_event
 from common.kafka import make_producer
@@ -133,6 +135,29 @@ def restart_seconds(settings: CommonSettings, data_dir: Path) -> float:
         process.wait(timeout=30)
 
 
+def memory_holding(settings: CommonSettings, data_dir: Path, more: int, total: int) -> float:
+    """Peak resident MB of one replica holding ``total`` events since the last batch: it
+    continues the snapshots in ``data_dir`` and folds ``more`` events posted meanwhile."""
+    produce(settings, more)
+    lake = Lake(data_dir)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "speed_layer"], env=_speed_env(settings, data_dir), cwd=ROOT
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if sum(p.next_offset for p in read_pointers(lake, 1).values()) >= total:
+                peak = peak_rss_mb(process.pid)
+                if peak is None:
+                    raise RuntimeError("the speed replica exited")
+                return peak
+            time.sleep(0.05)  # sampling the snapshots, not synchronisation
+        raise TimeoutError(f"the replica did not fold {total} events in 600 s")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def _speed_env(settings: CommonSettings, data_dir: Path) -> dict[str, str]:
     return {
         **os.environ,
@@ -144,11 +169,20 @@ def _speed_env(settings: CommonSettings, data_dir: Path) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class SpeedFigures:
+    rates: dict[str, float]  # events/s folded, by replica count, and the bare consumer's
+    restart_s: float  # until a restarted replica serves again over ``count`` events
+    held: int  # events since the last batch one replica holds in ...
+    peak_mb: float | None  # ... at most this much resident memory (None: not measured)
+
+
 def speed_scaling(
-    base: Path, count: int, replica_counts: tuple[int, ...]
-) -> tuple[dict[str, float], float]:
-    """Events folded per second by each replica count and by the bare consumer; and the
-    restart time of one replica over ``count`` events since the last batch."""
+    base: Path, count: int, replica_counts: tuple[int, ...], hold: int = 0
+) -> SpeedFigures:
+    """Events folded per second by each replica count and by the bare consumer; the restart
+    time of one replica over ``count`` events since the last batch; with ``hold`` (more than
+    ``count``), the peak memory of one replica holding that many."""
     rates: dict[str, float] = {}
     with broker(base) as settings:
         produce(settings, count)
@@ -156,5 +190,7 @@ def speed_scaling(
         for replicas in replica_counts:
             data_dir = base / f"data-{replicas}"
             rates[f"{replicas} replica(s)"] = replicas_rate(settings, data_dir, replicas, count)
-        restart = restart_seconds(settings, base / f"data-{replica_counts[0]}")
-    return rates, restart
+        first = base / f"data-{replica_counts[0]}"
+        restart = restart_seconds(settings, first)
+        peak = memory_holding(settings, first, hold - count, hold) if hold > count else None
+    return SpeedFigures(rates, restart, max(hold, count), peak)
