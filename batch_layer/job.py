@@ -26,6 +26,7 @@ from batch_layer.spark_views import (
     spark_session,
 )
 from common.batch_runs import RunRecord, RunStore
+from common.compaction import compact
 from common.errors import LakeError, LambdaError
 from common.lake import (
     BatchVersion,
@@ -54,6 +55,7 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
         started = time.monotonic()
         lake.read_generation()  # fail early, and clearly, outside a running pipeline
         wait_for_archive(settings, lake, settings.archive_wait_seconds)
+        compact(lake)  # under the batch lock: no batch run reads while it deletes
         files, offsets = contiguous_coverage(lake.master_files())
         version = lake.next_version()
         log.info("batch %s: reading %d master files", version, len(files))

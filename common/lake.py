@@ -165,7 +165,14 @@ class Lake:
         return self.master_dir(generation, partition) / f"{first:020d}-{last:020d}.parquet"
 
     def master_files(self, generation: int | None = None) -> list[MasterFile]:
-        """Every master file (of one generation, or all), by generation, partition, offset."""
+        """Every live master file (of one generation, or all), by generation, partition,
+        offset. A file whose range another file's holds is not live: compaction publishes a
+        file holding a run of files whole, which from that moment stands for them, so every
+        offset is in exactly one live file whatever moment the directory is listed at."""
+        return live_files(self.all_master_files(generation))
+
+    def all_master_files(self, generation: int | None = None) -> list[MasterFile]:
+        """Every master file, superseded ones included (what compaction collects)."""
         files: list[MasterFile] = []
         for gen_dir in _children(self.master, "g="):
             gen = int(gen_dir.name[2:])
@@ -242,6 +249,20 @@ class Lake:
 
     def pid_file(self, service: str) -> Path:
         return self.run / f"{service}.pid"
+
+
+def live_files(files: Iterable[MasterFile]) -> list[MasterFile]:
+    """The files no other file's range holds, by generation, partition, offset (of two with
+    the same range, which compaction never writes, the first by name)."""
+    live: list[MasterFile] = []
+    reach: dict[tuple[int, int], int] = {}
+    for f in sorted(files, key=lambda f: (f.generation, f.partition, f.first, -f.last)):
+        key = (f.generation, f.partition)
+        if f.last <= reach.get(key, -1):
+            continue  # inside a file already kept
+        live.append(f)
+        reach[key] = f.last
+    return live
 
 
 def contiguous_coverage(files: Iterable[MasterFile]) -> tuple[list[MasterFile], Offsets]:

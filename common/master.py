@@ -90,8 +90,18 @@ def write_master_file(lake: Lake, generation: int, partition: int, buffer: Parti
     table = pa.table(
         [pa.array(c, f.type) for c, f in zip(columns, SCHEMA, strict=True)], schema=SCHEMA
     )
-    publish(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    write_table(path, table)
     return path
+
+
+def write_table(path: Path, table: pa.Table) -> None:
+    """Publish a master file whole (by rename: readers never see it half written)."""
+    publish(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def read_table(path: Path) -> pa.Table:
+    """A whole master file in the current schema (columns the file predates as nulls)."""
+    return _read(path, SCHEMA.names).cast(SCHEMA)
 
 
 def remove_partial_files(lake: Lake, generation: int) -> int:
