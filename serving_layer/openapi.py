@@ -36,7 +36,10 @@ class BatchMeta(Open):
 
 class SpeedMeta(Open):
     events: int = Field(description="distinct events in the speed view")
-    lag: int | None = Field(description="events on the topic not reflected yet; null: no broker")
+    lag: int | None = Field(
+        description="events on the topic not reflected yet; null: the broker did not answer "
+        "in time (LAMBDA_SERVING_LAG_WAIT_MS)"
+    )
     snapshot: str | None = Field(
         default=None, description="the newest partition snapshot: p=<partition>/<sequence>"
     )

@@ -17,6 +17,13 @@ class ServingSettings(CommonSettings):
     serving_cache_entries: int = Field(
         default=64, ge=1, description="reduced batch sides kept (per version and query)"
     )
+    serving_lag_wait_ms: int = Field(
+        default=500,
+        ge=1,
+        le=60_000,
+        description="how long an answer waits for the topic's end offsets after its merge; "
+        "later, its speed.lag is null",
+    )
     retry_after_seconds: int = Field(
         default=2, ge=1, description="the Retry-After of a 503 (e.g. a view being recomputed)"
     )

@@ -1,6 +1,8 @@
 """GET /views and GET /views/{name}."""
 
 import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Annotated, Any
 
 import duckdb
@@ -43,6 +45,17 @@ def _merge(state: ServingState, spec: QuerySpec, served: Served) -> list[dict[st
             )
     speed = served.speed_files(spec.view.name) if spec.source in SPEED_SOURCES else []
     return merge_rows(state.duckdb, spec, speed, reduced)
+
+
+def _wait_for(ends: Future, timeout_s: float) -> dict[int, int] | None:
+    """The end offsets, if their read is back within ``timeout_s`` of the merge's end: an
+    answer never waits long on its metadata. Late, the lag is unknown (null) rather than
+    computed from older offsets, which could understate it (the read goes on, and the next
+    answers share it)."""
+    try:
+        return ends.result(timeout=timeout_s)
+    except FutureTimeout:
+        return None
 
 
 def _refuse_if_pending(state: ServingState, served: Served, spec: QuerySpec) -> None:
@@ -106,7 +119,7 @@ def query_view(
             # A snapshot or version was collected between resolving and reading it.
             if attempt == READ_ATTEMPTS - 1:
                 raise LakeError(f"the served files kept changing: {exc}") from exc
-    end_offsets = ends.result()
+    end_offsets = _wait_for(ends, state.settings.serving_lag_wait_ms / 1000)
     lag = None if end_offsets is None else served.lag(end_offsets)
     answer_meta = meta(served, lag, spec.source)
     elapsed = time.perf_counter() - started

@@ -2,6 +2,8 @@
 definition (never a 500), the unchanged views answer as before."""
 
 import json
+import threading
+import time
 
 import pyarrow.parquet as pq
 import pytest
@@ -80,3 +82,34 @@ def test_a_removed_view_is_not_served_though_the_batch_version_still_holds_it(se
         assert client.get("/views/activity").status_code == 404
         assert [v["name"] for v in client.get("/views").json()["views"]] == ["orders"]
         assert client.get("/views/orders").status_code == 200
+
+
+class BlockedBroker:
+    """A lag probe whose end-offset read does not come back until released."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+
+    def ends(self) -> dict[int, int] | None:
+        self.released.wait(30)
+        return {0: 1}
+
+    def close(self) -> None:
+        self.released.set()
+
+
+def test_an_answer_does_not_wait_long_for_the_end_offsets(settings):
+    settings = settings.model_copy(update={"serving_lag_wait_ms": 200})
+    with TestClient(create_app(settings, catalog("events"))) as client:
+        broker = BlockedBroker()
+        client.app.state.serving.lag_probe = broker
+        started = time.monotonic()
+        answer = client.get("/views/orders")
+        took = time.monotonic() - started
+        broker.released.set()
+        assert answer.status_code == 200
+        assert answer.json()["meta"]["speed"]["lag"] is None  # unknown, never understated
+        assert answer.json()["rows"][0]["orders"] == 1
+        assert took < 5
+        # once the broker answers, so do the lags
+        assert client.get("/views/orders").json()["meta"]["speed"]["lag"] == 0
