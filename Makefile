@@ -73,7 +73,7 @@ ps:  ## list the Compose stack's services with their health
 test-containers:  ## build, start a Compose stack of its own, run the end-to-end tests on it
 	containers/stack.sh test
 
-bench: venv  ## every stage against its own limit (about 15 min; BENCH="batch query" for some): prints the table, writes bench/results/latest.json
+bench: venv  ## every stage against its own limit (about 9 min; BENCH="batch query" for some): prints the table, writes bench/results/latest.json
 	$(BIN)/python -m bench $(BENCH)
 
 bench-readme: venv  ## copy the table of bench/results/latest.json into README.md's Performance section
