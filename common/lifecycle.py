@@ -7,12 +7,14 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable
+from functools import cache
 from types import FrameType
 from typing import Any, Protocol, TypeVar
 
 import uvicorn
 from prometheus_client import start_http_server
 from pydantic import ValidationError
+from uvicorn.supervisors import Multiprocess
 
 from common.beacons import STAGES, BeaconWriter
 from common.errors import LambdaError
@@ -22,8 +24,11 @@ from common.monitoring import MULTIPROCESS_DIR
 from common.settings import CommonSettings
 
 
+@cache
 def stop_event_on_signals() -> threading.Event:
-    """An event set when the process is asked to stop."""
+    """The event set when the process is asked to stop (SIGTERM, SIGINT). One per process,
+    its handlers installed by the first call (from the main thread): a signal that arrives
+    while a service is still starting is not lost."""
     stop = threading.Event()
 
     def _handler(signum: int, frame: FrameType | None) -> None:
@@ -54,6 +59,7 @@ def run_service(
     worker processes its metrics add up.
     """
     log = setup_logging(service)
+    stop_event_on_signals()  # before anything can be asked to stop
     try:
         settings = CommonSettings()
         if settings.metrics_port:
@@ -67,6 +73,16 @@ def run_service(
         return 2
     beacon.stop()
     return 0
+
+
+def _when_stopped(action: Callable[[], None]) -> None:
+    """Run ``action`` from a thread of its own once the process is asked to stop."""
+
+    def watch() -> None:
+        stop_event_on_signals().wait()
+        action()
+
+    threading.Thread(target=watch, name="stop-watch", daemon=True).start()
 
 
 class HttpSettings(Protocol):
@@ -101,17 +117,18 @@ def run_http_service(
         app = create_app(settings)
         host, port, processes = settings.listen()
         workers[0] = processes
-        # uvicorn restores the handlers it found and re-sends the signal once it has shut
-        # down: with Python's defaults that kills the process before its beacon says it
-        # stopped cleanly. These handlers just let uvicorn.run return.
-        stop_event_on_signals()
         if processes == 1:
-            uvicorn.run(app, host=host, port=port, log_level="warning")
+            # uvicorn installs its handlers while it serves, then restores ours (which only
+            # set the stop event) and re-sends the signal: the process returns here and its
+            # beacon says it stopped cleanly. A signal from before it served stops it too.
+            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+            _when_stopped(lambda: setattr(server, "should_exit", True))
+            server.run()
             return
         metrics_dir = tempfile.mkdtemp(prefix=f"lambda-{service}-metrics-")
         os.environ[MULTIPROCESS_DIR] = metrics_dir
         try:
-            uvicorn.run(
+            config = uvicorn.Config(
                 worker_factory,
                 factory=True,
                 host=host,
@@ -119,6 +136,9 @@ def run_http_service(
                 workers=processes,
                 log_level="warning",
             )
+            supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+            _when_stopped(supervisor.should_exit.set)
+            supervisor.run()
         finally:
             del os.environ[MULTIPROCESS_DIR]  # the service's last beacon reads its own
             shutil.rmtree(metrics_dir, ignore_errors=True)
