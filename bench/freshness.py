@@ -2,12 +2,11 @@
 
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 
 import httpx
 
-from bench.queries import PAGES
+from bench.queries import page_views
 
 
 @dataclass
@@ -29,16 +28,7 @@ def post_steadily(ingest_url: str, rate: int, seconds: float, request_size: int)
             delay = next_at - time.monotonic()
             if delay > 0:
                 time.sleep(delay)  # pacing the load, not synchronisation
-            events = [
-                {
-                    "id": str(uuid.uuid4()),
-                    "type": "page_view",
-                    "ts": now - (i % 3_600_000),
-                    "page": PAGES[i % len(PAGES)],
-                    "user_id": f"u{i % 997}",
-                }
-                for i in range(request_size)
-            ]
+            events = page_views(request_size, now)
             started = time.monotonic()
             response = client.post(f"{ingest_url}/events", json=events)
             response.raise_for_status()

@@ -5,31 +5,17 @@ does per request)."""
 
 import threading
 import time
-import uuid
 from collections.abc import Callable
 
 import httpx
 
-from bench.queries import PAGES
-from common.events import Event
+from bench.queries import page_views
+from common.events import validate_events
 from common.kafka import make_producer
 from common.settings import CommonSettings
 
 CLIENTS = 4
 REQUEST_EVENTS = 500
-
-
-def _events(count: int, now: int) -> list[dict]:
-    return [
-        {
-            "id": str(uuid.uuid4()),
-            "type": "page_view",
-            "ts": now - i % 3_600_000,
-            "page": PAGES[i % len(PAGES)],
-            "user_id": f"u{i % 997}",
-        }
-        for i in range(count)
-    ]
 
 
 def _in_parallel(work: Callable[[float], int], seconds: float) -> float:
@@ -49,7 +35,7 @@ def _in_parallel(work: Callable[[float], int], seconds: float) -> float:
 
 def posted_rate(ingest_url: str, seconds: float) -> float:
     """Events/s that ``POST /events`` accepted."""
-    bodies = [_events(REQUEST_EVENTS, int(time.time() * 1000)) for _ in range(8)]
+    bodies = [page_views(REQUEST_EVENTS, int(time.time() * 1000)) for _ in range(8)]
 
     def client(deadline: float) -> int:
         sent = 0
@@ -68,8 +54,8 @@ def producer_rate(settings: CommonSettings, seconds: float) -> float:
     producer = make_producer(settings)
     now = int(time.time() * 1000)
     batches = [
-        [Event(e["id"], e["type"], e["ts"], {k: e[k] for k in ("page", "user_id")}) for e in body]
-        for body in (_events(REQUEST_EVENTS, now) for _ in range(8))
+        validate_events(body, {}, now)[0]  # what ingest makes of the same request
+        for body in (page_views(REQUEST_EVENTS, now) for _ in range(8))
     ]
 
     def sender(deadline: float) -> int:

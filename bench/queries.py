@@ -14,6 +14,20 @@ QUERY_PAGES = [f"/q/{i}" for i in range(100)]
 """The query benchmark's dimension values: 100."""
 
 
+def page_views(count: int, now_ms: int) -> list[dict]:
+    """``count`` page views as ``POST /events`` takes them: new ids, over the last hour."""
+    return [
+        {
+            "id": str(uuid.uuid4()),
+            "type": "page_view",
+            "ts": now_ms - i % 3_600_000,
+            "page": PAGES[i % len(PAGES)],
+            "user_id": f"u{i % 997}",
+        }
+        for i in range(count)
+    ]
+
+
 def seed_day(ingest_url: str, day_start_ms: int, count: int, prefix: str) -> None:
     """Post ``count`` page views spread over the day."""
     with httpx.Client(timeout=60) as client:

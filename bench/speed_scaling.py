@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,8 +17,8 @@ from pathlib import Path
 from kafka import KafkaConsumer
 
 from bench.memory import peak_rss_mb
-from bench.queries import PAGES
-from common.events import Event, decode_event
+from bench.queries import page_views
+from common.events import decode_event, validate_events
 from common.kafka import make_producer
 from common.lake import Lake
 from common.settings import CommonSettings
@@ -49,13 +48,8 @@ def produce(settings: CommonSettings, count: int) -> None:
     """``count`` page views, keyed by id as ingest does."""
     producer = make_producer(settings, acks=1, linger_ms=20, enable_idempotence=False)
     now = int(time.time() * 1000)
-    for i in range(count):
-        event = Event(
-            str(uuid.uuid4()),
-            "page_view",
-            now - i % 3_600_000,
-            {"page": PAGES[i % len(PAGES)], "user_id": f"u{i % 997}"},
-        )
+    events, _ = validate_events(page_views(count, now), {}, now)  # as ingest makes them
+    for event in events:
         producer.send(settings.topic, key=event.id.encode(), value=event.encode())
     producer.flush()
     producer.close()

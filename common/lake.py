@@ -186,11 +186,15 @@ class Lake:
                         files.append(MasterFile(gen, int(part_dir.name[2:]), first, last, path))
         return sorted(files, key=lambda f: (f.generation, f.partition, f.first))
 
-    def archived_ends(self, generation: int) -> dict[int, int]:
-        """Per partition of ``generation``, the offset after the last archived one."""
+    def archived_ends(
+        self, generation: int, files: list[MasterFile] | None = None
+    ) -> dict[int, int]:
+        """Per partition of ``generation``, the offset after the last archived one
+        (``files``: the master files, when the caller listed them already)."""
         ends: dict[int, int] = {}
-        for f in self.master_files(generation):
-            ends[f.partition] = max(ends.get(f.partition, 0), f.end)
+        for f in self.master_files(generation) if files is None else files:
+            if f.generation == generation:
+                ends[f.partition] = max(ends.get(f.partition, 0), f.end)
         return ends
 
     def backlog(

@@ -153,10 +153,9 @@ class Monitor:
         except (LakeError, FileNotFoundError):
             return Observation(at, beacons, ends, ends_ms, runs=runs)
         files = self.lake.master_files()  # listed once: there can be many
-        archived: dict[int, int] = {}
-        for f in files:
-            if f.generation == served.generation:
-                archived[f.partition] = max(archived.get(f.partition, 0), f.end)
+        archived = self.lake.archived_ends(served.generation, files)
+        unreflected = served.unreflected_archive(files)
+        behind = None if ends is None else served.behind(ends)
         newest = served.newest
         covered = newest.next_offsets(served.generation) if newest else {}
         return Observation(
@@ -164,15 +163,16 @@ class Monitor:
             beacons=beacons,
             ends=ends,
             ends_ms=ends_ms,
-            speed_lag=None if ends is None else served.lag(ends, files),
-            speed_behind=None if ends is None else served.behind(ends),
+            # what Served.lag adds up, its parts computed once
+            speed_lag=None if behind is None else behind + unreflected + served.unread(),
+            speed_behind=behind,
             speed_offsets=sum(p.next_offset for p in served.slices.values()),
             archive_lag=None
             if ends is None
             else sum(max(0, end - archived.get(p, 0)) for p, end in ends.items()),
             archived=sum(archived.values()),
             batch_lag=sum(max(0, end - covered.get(p, 0)) for p, end in archived.items())
-            + served.unreflected_archive(files),
+            + unreflected,
             batch_version=newest.version if newest else None,
             batch_computed_at=newest.computed_at if newest else None,
             batch_events=newest.events if newest else 0,

@@ -109,10 +109,9 @@ class Served:
             )
         ]
 
-    def lag(self, ends: dict[int, int], files: list[MasterFile] | None = None) -> int:
-        """Events on the topic (or archived from an earlier generation) the answer lacks
-        (``files``: the master files, when the caller listed them already)."""
-        return self.behind(ends) + self.unreflected_archive(files) + self.unread()
+    def lag(self, ends: dict[int, int]) -> int:
+        """Events on the topic (or archived from an earlier generation) the answer lacks."""
+        return self.behind(ends) + self.unreflected_archive() + self.unread()
 
     def behind(self, ends: dict[int, int]) -> int:
         """Events on the topic past what each partition's snapshot (or batch) reflects: the
