@@ -49,8 +49,13 @@ class BatchError(LambdaError):
     """A batch run failed; the served version is unchanged."""
 
 
-def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVersion:
-    """Compute and publish one batch version; return it."""
+def run_batch(
+    settings: BatchSettings, lake: Lake, catalog: Catalog, keep_session: bool = False
+) -> BatchVersion:
+    """Compute and publish one batch version; return it.
+
+    With ``keep_session`` the Spark session outlives a run that succeeds, for the next run of
+    the same process (``batch_layer.worker``); a failed run always stops it."""
     with exclusive(lake.batch / ".lock", "batch run", wait=True):
         started = time.monotonic()
         lake.read_generation()  # fail early, and clearly, outside a running pipeline
@@ -60,8 +65,9 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
         version = lake.next_version()
         log.info("batch %s: reading %d master files", version, len(files))
         spark = spark_session(settings)
+        failed = True
         try:
-            events = deduplicate(read_master(spark, [str(f.path) for f in files])).persist()
+            events = deduplicate(read_master(spark, [str(f.path) for f in files]))
             by_partition = events_by_partition(events)
             count = sum(sum(parts.values()) for parts in by_partition.values())
             log.info("batch %s: %d distinct events", version, count)
@@ -72,11 +78,14 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
                 log.info(
                     "batch %s: view %d/%d %s written", version, index, len(catalog.views), view.name
                 )
-            events.unpersist()
+            failed = False
         except (Py4JError, PySparkException) as exc:
             raise BatchError(f"Spark failed: {spark_reason(exc)}") from exc
         finally:
-            spark.stop()
+            if keep_session and not failed:
+                spark.catalog.clearCache()
+            else:
+                spark.stop()
         published = BatchVersion(
             version=version,
             computed_at=utc_now_text(),
@@ -99,14 +108,16 @@ def run_batch(settings: BatchSettings, lake: Lake, catalog: Catalog) -> BatchVer
 
 
 def run_recorded(
-    settings: BatchSettings, lake: Lake, catalog: Catalog, record: RunRecord
+    settings: BatchSettings, lake: Lake, record: RunRecord, keep_session: bool = False
 ) -> BatchVersion:
-    """``run_batch``, ending the run's record: succeeded with its version, or failed with the
-    one-line reason (also for an unexpected exception, which goes on up)."""
+    """``run_batch`` over the views file as it is now, ending the run's record: succeeded with
+    its version, or failed with the one-line reason (also for an unexpected exception, which
+    goes on up)."""
     runs = RunStore(lake)
     started = time.monotonic()
     try:
-        version = run_batch(settings, lake, catalog)
+        catalog = load_catalog(settings.views_file)
+        version = run_batch(settings, lake, catalog, keep_session)
     except BaseException as exc:
         reason = str(exc) if isinstance(exc, LambdaError) else f"{type(exc).__name__}: {exc}"
         runs.write(record.failed(one_line(reason), round(time.monotonic() - started, 3)))
@@ -154,9 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         lower_priority(settings.batch_nice)
         lake = Lake(settings.data_dir)
         lake.ensure()
-        catalog = load_catalog(settings.views_file)
         record = _record(RunStore(lake), args)
-        version = run_recorded(settings, lake, catalog, record)
+        version = run_recorded(settings, lake, record)
     except LambdaError as exc:
         log.error("batch run failed: %s", exc)
         return 1

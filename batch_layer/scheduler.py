@@ -1,9 +1,9 @@
-"""Starts batch runs, one at a time, each in its own process (a fresh JVM): every
+"""Starts batch runs, one at a time, in a batch job process that keeps its Spark session
+(``batch_layer.worker``; a fresh one after a failed run): every
 LAMBDA_BATCH_INTERVAL seconds, when LAMBDA_BATCH_MIN_EVENTS archived events are in no batch
 version, on a request (``POST /batch/runs``), and after a view changed."""
 
 import logging
-import subprocess
 import sys
 import threading
 import time
@@ -12,13 +12,13 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from batch_layer.settings import BatchSettings
 from batch_layer.triggers import RETRY_SECONDS, Triggers
+from batch_layer.worker import JobWorker
 from common.batch_runs import ACTIVE, RunBusy, RunRecord, RunStore, Trigger
 from common.errors import LakeError
 from common.lake import Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
 from common.monitoring import BUSY
-from common.processes import die_with_parent
 from common.views import Catalog, load_catalog
 
 log = logging.getLogger("scheduler")
@@ -53,8 +53,13 @@ def observe(record: RunRecord | None, took: float) -> None:
         LAST_SUCCESS.set(time.time())
 
 
+WORKER = JobWorker()
+"""The batch job process the runs go to: one Spark session for all of them (a fresh one after a
+run that failed), dying with the scheduler."""
+
+
 def run_once(lake: Lake, trigger: Trigger, record: RunRecord | None = None) -> bool:
-    """Run one batch in a child process, recorded under ``trigger`` (or as ``record``, a
+    """Run one batch in the worker process, recorded under ``trigger`` (or as ``record``, a
     request already marked running); True on success. Nothing runs, and False is returned,
     while another run is queued or running."""
     runs = RunStore(lake)
@@ -69,23 +74,19 @@ def run_once(lake: Lake, trigger: Trigger, record: RunRecord | None = None) -> b
     RUNNING.set(1)
     try:
         with BUSY.working():
-            result = subprocess.run(  # the job dies with the scheduler (no Spark left running)
-                [sys.executable, "-m", "batch_layer.job", "--run-id", record.id],
-                check=False,
-                preexec_fn=die_with_parent(),
-            )
+            code = WORKER.run(record.id)
     finally:
         RUNNING.set(0)
     took = round(time.monotonic() - started, 3)
     ended = runs.get(record.id)
     if ended is not None and ended.state in ACTIVE:  # the job died before it could end it
-        ended = ended.failed(f"the batch job exited with code {result.returncode}", took)
+        ended = ended.failed(f"the batch job exited with code {code}", took)
         runs.write(ended)
     observe(ended, took)
-    if result.returncode == 0:
+    if code == 0:
         log.info("batch run %s (%s) finished in %.1fs", record.id, trigger, took)
         return True
-    log.error("batch run %s (%s) failed with exit code %d", record.id, trigger, result.returncode)
+    log.error("batch run %s (%s) failed with exit code %d", record.id, trigger, code)
     return False
 
 
@@ -160,7 +161,10 @@ def schedule() -> None:
     catalog = load_catalog(settings.views_file)
     triggers = Triggers(settings.batch_interval, settings.batch_min_events)
     INTERVAL.set(settings.batch_interval)
-    run_schedule(triggers, Lake(settings.data_dir), stop_event_on_signals(), catalog)
+    try:
+        run_schedule(triggers, Lake(settings.data_dir), stop_event_on_signals(), catalog)
+    finally:
+        WORKER.close()
 
 
 def main() -> int:

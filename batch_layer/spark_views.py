@@ -38,12 +38,22 @@ def spark_session(settings: BatchSettings) -> SparkSession:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.session.timeZone", "UTC")
+        # Sketch aggregation keeps hashing up to this many groups per task before it falls
+        # back to sorting (Spark's default, 128, sorts every view of more than 128 groups).
+        .config("spark.sql.objectHashAggregate.sortBased.fallbackThreshold", "1000000")
         .config("spark.sql.parquet.compression.codec", "zstd")
         .config("spark.executorEnv.PYTHONPATH", str(ROOT))
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def stop_session() -> None:
+    """Stop this process's Spark session, if it has one."""
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.stop()
 
 
 def read_master(spark: SparkSession, paths: list[str]) -> DataFrame:
@@ -53,19 +63,42 @@ def read_master(spark: SparkSession, paths: list[str]) -> DataFrame:
     return spark.read.schema(master.DDL).parquet(*paths)
 
 
+SLOT = ["generation", "partition", "offset"]
+"""Where a record lies in the master dataset: in exactly one live file, so it names one row."""
+
+BROADCAST_ROWS = 2_000_000
+"""Small frames (repeated ids, losing copies) up to this many rows are broadcast to every task,
+so that the 10 million rows they filter are never shuffled."""
+
+
 def deduplicate(records: DataFrame) -> DataFrame:
     """One row per event id: the first received (lowest generation, then offset) wins, and
     between copies in two partitions at the same offset the lower partition, so that every
     run picks the same copy. Rejected records are skipped first, as the speed layer skips
-    them."""
-    first = Window.partitionBy("id").orderBy("generation", "offset", "partition")
+    them.
+
+    Only ids seen more than once are ranked: events are grouped by a 64-bit hash of their id
+    (a collision only makes another id a candidate), the copies of the repeated hashes ranked
+    per id, and the copies that lose dropped by an anti join. So all events are shuffled as
+    one hash each, not whole."""
     is_event = F.col("rejected").isNull() & ~F.col("type").startswith(RESERVED_TYPE_PREFIX)
-    return (
-        records.where(is_event)
-        .withColumn("_rank", F.row_number().over(first))
-        .where(F.col("_rank") == 1)
-        .drop("_rank")
+    events = records.where(is_event)
+    hashed = events.withColumn("_hash", F.xxhash64("id"))
+    repeated = hashed.groupBy("_hash").count().where(F.col("count") > 1).select("_hash")
+    copies = hashed.join(_small(repeated), "_hash", "left_semi")
+    first = Window.partitionBy("id").orderBy("generation", "offset", "partition")
+    losers = (
+        copies.withColumn("_rank", F.row_number().over(first))
+        .where(F.col("_rank") > 1)
+        .select(*SLOT)
     )
+    return events.join(_small(losers), SLOT, "left_anti")
+
+
+def _small(frame: DataFrame) -> DataFrame:
+    """``frame`` kept for the run, marked for broadcast when it has few rows."""
+    frame = frame.persist()
+    return F.broadcast(frame) if frame.count() <= BROADCAST_ROWS else frame
 
 
 def compute_view(events: DataFrame, view: View) -> DataFrame:
@@ -80,7 +113,10 @@ def compute_view(events: DataFrame, view: View) -> DataFrame:
         .mapInArrow(partial(input_batches, view), ddl_of(input_schema(view)))
     )
     aggregates = [agg for m in view.metrics for agg in _aggregates(m)]
-    grouped = inputs.groupBy(BUCKET_COLUMN, *view.dimensions, *SLICE_COLUMNS).agg(*aggregates)
+    keys = [BUCKET_COLUMN, *view.dimensions, *SLICE_COLUMNS]
+    # Shuffled by group first: each task then holds whole groups, and sketches are built
+    # once rather than as partial sketches per task that are serialized and merged.
+    grouped = inputs.repartition(*keys).groupBy(*keys).agg(*aggregates)
     return grouped.select(*view_columns(view, hidden=True))
 
 

@@ -136,21 +136,26 @@ def batch(base: Path) -> dict[str, Any]:
     print(f"batch: archiving {BATCH_EVENTS:,} events as master files ...", flush=True)
     archive(lake, BATCH_EVENTS)
     print("  recomputing every view with Spark (the batch job), then with DuckDB ...", flush=True)
-    spark = spark_seconds(lake.root, ROOT / "views.yaml")
+    cold, spark = spark_seconds(lake.root, ROOT / "views.yaml")
     out = base / "duckdb"
     out.mkdir()
     duck = duckdb_seconds(lake, load_catalog(ROOT / "views.yaml"), out)
     ratio = spark / duck
-    print(f"  Spark {spark:.1f}s, DuckDB {duck:.1f}s: {ratio:.1f} times")
+    print(
+        f"  Spark {spark:.1f}s as a scheduled run ({cold:.1f}s for the first, a fresh JVM), "
+        f"DuckDB {duck:.1f}s: {ratio:.1f} times ({cold / duck:.1f} for the first)"
+    )
     return {
         "name": "batch",
         "figures": {
             "events": BATCH_EVENTS,
             "spark_s": round(spark, 1),
+            "spark_first_run_s": round(cold, 1),
             "duckdb_s": round(duck, 1),
             "ratio": round(ratio, 1),
+            "first_run_ratio": round(cold / duck, 1),
         },
-        "target": "Spark at most 8 times DuckDB",
+        "target": "Spark (a scheduled run) at most 8 times DuckDB",
         "met": ratio <= 8,
     }
 

@@ -1,19 +1,19 @@
-"""The batch layer against its own limit: seconds for the batch job (Spark, a fresh JVM, as a
-scheduled run) to recompute every view over archived events, and for DuckDB to run the same
-aggregations (deduplicated by id, first received wins) over the same master files, writing
-its results as Parquet too."""
+"""The batch layer against its own limit: seconds for the batch job (Spark, in the
+scheduler's long-lived worker process) to recompute every view over archived events, and for
+DuckDB to run the same aggregations (deduplicated by id, first received wins) over the same
+master files, writing its results as Parquet too."""
 
 import os
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from batch_layer.worker import JobWorker
 from bench.queries import PAGES
+from common.batch_runs import RunStore
 from common.lake import Lake
 from common.master import SCHEMA, write_table
 from common.views import Catalog, Metric, View
@@ -68,8 +68,11 @@ def _event(rng: random.Random, partition: int, offset: int, now: int) -> tuple:
     return f"e{partition}-{number}", "purchase", ts, props
 
 
-def spark_seconds(data_dir: Path, views_file: Path) -> float:
-    """The batch job's wall time, JVM start included, on every core at normal priority."""
+def spark_seconds(data_dir: Path, views_file: Path) -> tuple[float, float]:
+    """The batch job's wall time over the archive, twice, on every core at normal priority,
+    in the worker process the scheduler runs its batches in: its first run (a fresh JVM, as
+    ``make batch`` and a scheduler's first run) and the next (every later scheduled run: the
+    same Spark session, warm), each recomputing every view from every file."""
     env = {
         **os.environ,
         "LAMBDA_DATA_DIR": str(data_dir),
@@ -79,10 +82,21 @@ def spark_seconds(data_dir: Path, views_file: Path) -> float:
         "LAMBDA_SPARK_MASTER": f"local[{os.cpu_count() or 1}]",
         "LAMBDA_BATCH_NICE": "0",
         "LAMBDA_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
     }
-    started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "batch_layer.job"], env=env, cwd=ROOT, check=True)
-    return time.monotonic() - started
+    runs = RunStore(Lake(data_dir))
+    worker = JobWorker(env)
+    taken = []
+    try:
+        for _ in range(2):
+            record = runs.begin("interval")
+            started = time.monotonic()
+            if worker.run(record.id) != 0:
+                raise RuntimeError(f"batch run {record.id} failed: {runs.get(record.id)}")
+            taken.append(time.monotonic() - started)
+    finally:
+        worker.close()
+    return taken[0], taken[1]
 
 
 def duckdb_seconds(lake: Lake, catalog: Catalog, out: Path) -> float:

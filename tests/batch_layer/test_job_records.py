@@ -17,7 +17,7 @@ def lake(tmp_path, monkeypatch) -> Lake:
 
 
 def test_a_failed_run_is_recorded_with_its_reason(lake, monkeypatch):
-    def fail(settings, lake, catalog):
+    def fail(settings, lake, catalog, keep_session=False):
         raise BatchError("Spark failed: Mkdirs failed to create /data/batch/versions/2.tmp\nat ...")
 
     monkeypatch.setattr(job, "run_batch", fail)
@@ -31,7 +31,9 @@ def test_a_failed_run_is_recorded_with_its_reason(lake, monkeypatch):
 
 def test_a_manual_run_records_its_version(lake, monkeypatch):
     version = BatchVersion("000004", "t", 321, {}, ("a",), 12.5)
-    monkeypatch.setattr(job, "run_batch", lambda settings, lake, catalog: version)
+    monkeypatch.setattr(
+        job, "run_batch", lambda settings, lake, catalog, keep_session=False: version
+    )
     assert main([]) == 0
     [record] = RunStore(lake).recent()
     assert (record.trigger, record.state) == ("manual", "succeeded")
@@ -39,7 +41,7 @@ def test_a_manual_run_records_its_version(lake, monkeypatch):
 
 
 def test_an_unexpected_crash_is_recorded_and_raised(lake, monkeypatch):
-    def crash(settings, lake, catalog):
+    def crash(settings, lake, catalog, keep_session=False):
         raise RuntimeError("the JVM went away")
 
     monkeypatch.setattr(job, "run_batch", crash)
