@@ -1,5 +1,7 @@
 """How the long-running services start and stop: logging, clear errors, graceful signals."""
 
+import atexit
+import gc
 import logging
 import os
 import shutil
@@ -67,12 +69,29 @@ def run_service(
             log.info("metrics on :%d/metrics", settings.metrics_port)
         beacon = BeaconWriter(Lake(settings.data_dir), STAGES[service], processes=processes)
         beacon.start()
+        freeze_startup_objects()
         body()
     except (LambdaError, ValidationError) as exc:
         log.error("%s cannot run: %s", service, exc)
         return 2
     beacon.stop()
     return 0
+
+
+def freeze_startup_objects() -> None:
+    """Put every object alive now (modules, classes, what startup built) out of the cyclic
+    garbage collector's reach. Otherwise each full collection walks those hundreds of
+    thousands of objects again: pauses of 70-90 ms, a merged query's p99 when its p50 is 16.
+    They are handed back at exit, for the interpreter's last collection (DuckDB's bindings
+    report the objects it leaves as leaks)."""
+    gc.collect()
+    gc.freeze()
+    _unfreeze_at_exit()
+
+
+@cache
+def _unfreeze_at_exit() -> None:
+    atexit.register(gc.unfreeze)
 
 
 def _when_stopped(action: Callable[[], None]) -> None:

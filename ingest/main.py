@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from common.lifecycle import run_http_service
+from common.lifecycle import freeze_startup_objects, run_http_service
 from common.monitoring import instrument
 from common.processes import exit_with_parent
 from common.views import Catalog, load_catalog
@@ -27,6 +27,7 @@ def create_app(settings: IngestSettings | None = None, catalog: Catalog | None =
         app.state.ingest = IngestState(
             settings, catalog, catalog.numeric_fields_by_type(), publisher
         )
+        freeze_startup_objects()  # in each worker process
         yield
         publisher.close()
 

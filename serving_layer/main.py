@@ -12,13 +12,13 @@ from fastapi.responses import JSONResponse
 
 from common.errors import LakeError
 from common.lake import Lake
-from common.lifecycle import run_http_service
+from common.lifecycle import freeze_startup_objects, run_http_service
 from common.monitoring import instrument
 from common.processes import exit_with_parent
 from common.views import Catalog, load_catalog
 from serving_layer.allow import answer_405_with_every_method
-from serving_layer.batch_cache import BatchCache
 from serving_layer.monitor import Monitor
+from serving_layer.reduced_cache import ReducedCache
 from serving_layer.rejected import RejectedIndex
 from serving_layer.routes import batch_runs, health, status, views
 from serving_layer.routes.dashboard import mount_dashboard
@@ -47,10 +47,11 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
             connection,
             probe,
             pool,
-            BatchCache(settings.serving_cache_entries),
+            ReducedCache(settings.serving_cache_entries),
             RejectedIndex(),
         )
         monitor = Monitor(app.state.serving.lake, probe).start()
+        freeze_startup_objects()  # in each worker process
         yield
         monitor.stop()
         pool.shutdown()

@@ -15,7 +15,9 @@ class ServingSettings(CommonSettings):
     )
     serving_max_rows: int = Field(default=100_000, ge=1)
     serving_cache_entries: int = Field(
-        default=64, ge=1, description="reduced batch sides kept (per version and query)"
+        default=128,
+        ge=1,
+        description="reduced sides kept, per query: a batch version's parts, speed files",
     )
     serving_lag_wait_ms: int = Field(
         default=500,

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from common.lake import Lake
 from common.views import Catalog
-from serving_layer.batch_cache import BatchCache
+from serving_layer.reduced_cache import ReducedCache
 from serving_layer.rejected import RejectedIndex
 from serving_layer.settings import ServingSettings
 from serving_layer.sources import LagProbe
@@ -23,7 +23,7 @@ class ServingState:
     duckdb: duckdb.DuckDBPyConnection
     lag_probe: LagProbe
     lag_pool: ThreadPoolExecutor
-    batch_cache: BatchCache
+    reduced_cache: ReducedCache
     rejected: RejectedIndex
 
 

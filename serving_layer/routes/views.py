@@ -11,11 +11,11 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from prometheus_client import Histogram
 
 from common.errors import LakeError
-from serving_layer.batch_cache import cache_key
 from serving_layer.definitions import BATCH_SOURCES, SPEED_SOURCES
 from serving_layer.merge import merge_rows, reduce_states
 from serving_layer.openapi import VIEW_RESPONSES, ViewAnswer, ViewList
 from serving_layer.query_spec import QueryError, QuerySpec, parse_query
+from serving_layer.reduced_cache import cache_key, file_part
 from serving_layer.sources import Served, meta, resolve
 from serving_layer.state import ServingState, StateDep
 
@@ -31,20 +31,31 @@ QUERY_SECONDS = Histogram(
 
 
 def _merge(state: ServingState, spec: QuerySpec, served: Served) -> list[dict[str, Any]]:
-    """Merge, reducing each batch part once per (version, slices, query) and reusing it."""
+    """Merge, reducing each batch part once per (version, slices, query) and each speed file
+    once per query, and reusing them: only what changed since the last query is read."""
     reduced = []
+    cache = state.reduced_cache
     if spec.source in BATCH_SOURCES:
         for part in served.batch_parts():
             files = served.batch_files(part, spec.view.name)
             condition = part.condition(served.generation)
             reduced.append(
-                state.batch_cache.get(
+                cache.get(
+                    "batch",
                     cache_key(part.key(served.generation), spec),
                     lambda f=files, c=condition: reduce_states(state.duckdb, spec, f, c),
                 )
             )
-    speed = served.speed_files(spec.view.name) if spec.source in SPEED_SOURCES else []
-    return merge_rows(state.duckdb, spec, speed, reduced)
+    if spec.source in SPEED_SOURCES:
+        for path in served.speed_files(spec.view.name):
+            reduced.append(
+                cache.get(
+                    "speed",
+                    cache_key(file_part(path), spec),
+                    lambda f=path: reduce_states(state.duckdb, spec, [f]),
+                )
+            )
+    return merge_rows(state.duckdb, spec, [], reduced)
 
 
 def _wait_for(ends: Future, timeout_s: float) -> dict[int, int] | None:
