@@ -113,12 +113,17 @@ def serve(settings: BatchSettings, lake: Lake, requests: TextIO, answers: TextIO
 
 
 def run_one(settings: BatchSettings, lake: Lake, run_id: str) -> int:
-    """One recorded run in this process's Spark session."""
+    """One recorded run in this process's Spark session.
+
+    On a standalone cluster the session ends with each run, and only the driver's JVM stays
+    warm: a session kept between runs would hold the cluster's cores and starve any other
+    application (``make batch``'s) until the scheduler stops."""
+    keep_session = settings.spark_master.startswith("local")
     try:
         record = RunStore(lake).get(run_id)
         if record is None:
             raise LakeError(f"no batch run record for {run_id!r}")
-        version = run_recorded(settings, lake, record, keep_session=True)
+        version = run_recorded(settings, lake, record, keep_session)
     except LambdaError as exc:
         log.error("batch run failed: %s", exc)
         return 1
