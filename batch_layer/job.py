@@ -55,7 +55,7 @@ def run_batch(
     """Compute and publish one batch version; return it.
 
     With ``keep_session`` the Spark session outlives a run that succeeds, for the next run of
-    the same process (``batch_layer.worker``); a failed run always stops it."""
+    the same process (``batch_layer.worker_process``); a failed run always stops it."""
     with exclusive(lake.batch / ".lock", "batch run", wait=True):
         started = time.monotonic()
         lake.read_generation()  # fail early, and clearly, outside a running pipeline

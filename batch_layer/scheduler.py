@@ -1,5 +1,5 @@
 """Starts batch runs, one at a time, in a batch job process that keeps its Spark session
-(``batch_layer.worker``; a fresh one after a failed run): every
+(``batch_layer.worker_process``; a fresh one after a failed run): every
 LAMBDA_BATCH_INTERVAL seconds, when LAMBDA_BATCH_MIN_EVENTS archived events are in no batch
 version, on a request (``POST /batch/runs``), and after a view changed."""
 
