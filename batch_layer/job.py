@@ -64,7 +64,10 @@ def run_batch(
         files, offsets = contiguous_coverage(lake.master_files())
         version = lake.next_version()
         log.info("batch %s: reading %d master files", version, len(files))
-        spark = spark_session(settings)
+        try:
+            spark = spark_session(settings)  # a worker's kept one, if its JVM still answers
+        except (Py4JError, PySparkException) as exc:
+            raise BatchError(f"Spark failed to start: {spark_reason(exc)}") from exc
         failed = True
         try:
             events = deduplicate(read_master(spark, [str(f.path) for f in files]))

@@ -40,7 +40,9 @@ def spark_session(settings: BatchSettings) -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         # Sketch aggregation keeps hashing up to this many groups per task before it falls
         # back to sorting (Spark's default, 128, sorts every view of more than 128 groups).
-        .config("spark.sql.objectHashAggregate.sortBased.fallbackThreshold", "1000000")
+        # A sketch holds about 8 bytes per distinct value it saw (16 KiB at most), so the
+        # map's memory follows the task's input, not this bound, unless groups are dense.
+        .config("spark.sql.objectHashAggregate.sortBased.fallbackThreshold", "200000")
         .config("spark.sql.parquet.compression.codec", "zstd")
         .config("spark.executorEnv.PYTHONPATH", str(ROOT))
         .getOrCreate()

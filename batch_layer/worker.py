@@ -86,6 +86,9 @@ class JobWorker:
                 env=self._env,
                 preexec_fn=die_with_parent(),  # noqa: PLW1509 (one prctl call, no locks taken)
             )
+        except BaseException:
+            os.close(readable)
+            raise
         finally:
             os.close(writable)
         self._answers = os.fdopen(readable, "rb")

@@ -24,10 +24,12 @@ def merge_rows(
     :func:`reduce_states` for the same spec (the batch side)."""
     if not files and not reduced:
         return []
-    sql, params = _sql(spec, files, len(reduced))
+    # One registered table however many parts (registering costs about 0.5 ms a table).
+    tables = [pa.concat_tables(reduced, promote_options="permissive")] if reduced else []
+    sql, params = _sql(spec, files, len(tables))
     cursor = connection.cursor()
     try:
-        for index, table in enumerate(reduced):
+        for index, table in enumerate(tables):
             cursor.register(f"reduced_{index}", table)
         # Arrow's to_pylist builds the row dicts in C++, several times faster than Python.
         rows: list[dict[str, Any]] = cursor.sql(sql, params=params).to_arrow_table().to_pylist()

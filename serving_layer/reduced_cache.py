@@ -1,5 +1,6 @@
 """Reduced sides of merged queries, kept per (immutable input, query): a batch version's part,
-or one speed snapshot file (named by its sequence, and checked by inode, mtime and size)."""
+or a set of speed snapshot files (each named by its sequence, and checked by inode, mtime and
+size)."""
 
 import os
 import threading

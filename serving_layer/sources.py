@@ -101,12 +101,14 @@ class Served:
 
     def speed_files(self, view: str) -> list[Path]:
         """Every slice's files of ``view`` (their rows add up)."""
+        return [path for files in self.speed_slices(view) for path in files]
+
+    def speed_slices(self, view: str) -> list[list[Path]]:
+        """Each slice's files of ``view``, oldest segment first: the last is the open segment
+        (rewritten by every snapshot), those before it sealed."""
         return [
-            path
+            SliceStore(self.lake, pointer.generation, pointer.partition).view_files(pointer, view)
             for pointer in self.slices.values()
-            for path in SliceStore(self.lake, pointer.generation, pointer.partition).view_files(
-                pointer, view
-            )
         ]
 
     def lag(self, ends: dict[int, int]) -> int:

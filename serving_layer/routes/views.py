@@ -31,8 +31,9 @@ QUERY_SECONDS = Histogram(
 
 
 def _merge(state: ServingState, spec: QuerySpec, served: Served) -> list[dict[str, Any]]:
-    """Merge, reducing each batch part once per (version, slices, query) and each speed file
-    once per query, and reusing them: only what changed since the last query is read."""
+    """Merge, reducing each batch part once per (version, slices, query) and each slice's
+    sealed speed segments, and its open one, once per query and set of files, and reusing
+    them: only what changed since the last query is read."""
     reduced = []
     cache = state.reduced_cache
     if spec.source in BATCH_SOURCES:
@@ -47,14 +48,17 @@ def _merge(state: ServingState, spec: QuerySpec, served: Served) -> list[dict[st
                 )
             )
     if spec.source in SPEED_SOURCES:
-        for path in served.speed_files(spec.view.name):
-            reduced.append(
-                cache.get(
-                    "speed",
-                    cache_key(file_part(path), spec),
-                    lambda f=path: reduce_states(state.duckdb, spec, [f]),
-                )
-            )
+        for files in served.speed_slices(spec.view.name):
+            # A slice's sealed segments change together and seldom, its open one often.
+            for group in (files[:-1], files[-1:]):
+                if group:
+                    reduced.append(
+                        cache.get(
+                            "speed",
+                            cache_key(tuple(file_part(f) for f in group), spec),
+                            lambda g=group: reduce_states(state.duckdb, spec, g),
+                        )
+                    )
     return merge_rows(state.duckdb, spec, [], reduced)
 
 

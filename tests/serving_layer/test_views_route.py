@@ -13,8 +13,10 @@ from common.events import Event
 from common.lake import BatchVersion, Lake, write_atomic
 from common.views import Catalog, parse_catalog
 from serving_layer.main import create_app
+from serving_layer.reduced_cache import LOOKUPS
 from serving_layer.settings import ServingSettings
 from speed_layer.view_state import ViewState
+from tests.slices import publish_slice
 
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z
 
@@ -113,3 +115,24 @@ def test_an_answer_does_not_wait_long_for_the_end_offsets(settings):
         assert took < 5
         # once the broker answers, so do the lags
         assert client.get("/views/orders").json()["meta"]["speed"]["lag"] == 0
+
+
+def lookups(result: str) -> float:
+    return LOOKUPS.labels("speed", result)._value.get()
+
+
+def test_a_speed_side_is_reduced_once_and_a_new_snapshot_is_read(settings):
+    lake = Lake(settings.data_dir)
+    views = catalog("events")
+    orders = [Event(f"o{i}", "buy", T0 + i, {}) for i in range(3)]
+    publish_slice(lake, views, 0, "000001", 5, orders[:2])
+    with client_of(settings, views) as client:
+        first = client.get("/views/orders").json()["rows"]
+        hits = lookups("hit")
+        assert client.get("/views/orders").json()["rows"] == first
+        assert lookups("hit") > hits  # the same snapshot: reduced once
+        assert [row["orders"] for row in first] == [3]  # 1 from the batch, 2 from the speed
+        publish_slice(lake, views, 0, "000001", 6, orders)  # a new snapshot of the slice
+        misses = lookups("miss")
+        assert [row["orders"] for row in client.get("/views/orders").json()["rows"]] == [4]
+        assert lookups("miss") > misses
