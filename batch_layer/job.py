@@ -27,7 +27,7 @@ from batch_layer.spark_views import (
 )
 from common.batch_runs import RunRecord, RunStore
 from common.compaction import compact
-from common.errors import LakeError, LambdaError
+from common.errors import LambdaError
 from common.lake import (
     BatchVersion,
     Lake,
@@ -156,19 +156,16 @@ def lower_priority(niceness: int) -> None:
         Path("/proc/self/autogroup").write_text(f"{niceness}\n")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`make batch`: run one batch now; exit 1 with a one-line reason on failure.
-
-    ``--run-id ID`` ends the record of a run the scheduler started; without it the run records
-    itself with the trigger ``manual``."""
+def main() -> int:
+    """`make batch`: run one batch now, recorded with the trigger ``manual``; exit 1 with a
+    one-line reason on failure. (Scheduled runs go to ``batch_layer.worker_process``.)"""
     setup_logging("batch")
-    args = sys.argv[1:] if argv is None else argv
     try:
         settings = BatchSettings()
         lower_priority(settings.batch_nice)
         lake = Lake(settings.data_dir)
         lake.ensure()
-        record = _record(RunStore(lake), args)
+        record = RunStore(lake).begin("manual", alone=False)
         version = run_recorded(settings, lake, record)
     except LambdaError as exc:
         log.error("batch run failed: %s", exc)
@@ -178,16 +175,6 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(version.views)} views, {version.duration_s:.1f}s"
     )
     return 0
-
-
-def _record(runs: RunStore, args: list[str]) -> RunRecord:
-    """The record of the run the scheduler passed (``--run-id``), or a new manual one."""
-    if args[:1] != ["--run-id"]:
-        return runs.begin("manual", alone=False)
-    record = runs.get(args[1]) if len(args) > 1 else None
-    if record is None:
-        raise LakeError(f"no batch run record for {args[1:]}")
-    return record
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ Scalar = str | int | float | bool | None
 def text_of(value: Scalar) -> str | None:
     """The text of a JSON scalar (None for null, and for the nested values that files archived
     before records were checked strictly may hold)."""
+    if type(value) is str:  # the commonest case, first
+        return value
     if value is None or isinstance(value, dict | list):
         return None
     if isinstance(value, bool):

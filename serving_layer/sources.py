@@ -99,10 +99,6 @@ class Served:
             raise FileNotFoundError(directory)
         return files
 
-    def speed_files(self, view: str) -> list[Path]:
-        """Every slice's files of ``view`` (their rows add up)."""
-        return [path for files in self.speed_slices(view) for path in files]
-
     def speed_slices(self, view: str) -> list[list[Path]]:
         """Each slice's files of ``view``, oldest segment first: the last is the open segment
         (rewritten by every snapshot), those before it sealed."""

@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from common.events import Event
 from common.metrics import BUCKET_COLUMN, state_columns, view_state_columns
-from common.view_inputs import Key, group_key, metric_input
+from common.view_inputs import Key, group_key, input_reader
 from common.views import View
 
 Slots = list[Any]
@@ -23,6 +23,7 @@ class ViewState:
         self._folds = [
             (c.part.fold, i) for i, m in enumerate(view.metrics) for c in state_columns(m)
         ]
+        self._readers = [input_reader(m) for m in view.metrics]
 
     def apply(self, event: Event) -> None:
         """Fold one event (of this view's type) into its group."""
@@ -31,7 +32,7 @@ class ViewState:
         slots = self.groups.get(key)
         if slots is None:
             slots = self.groups[key] = [c.part.empty() for c in self._columns]
-        inputs = [metric_input(m, props) for m in self.view.metrics]
+        inputs = [read(props) for read in self._readers]
         for slot, (fold, metric) in enumerate(self._folds):
             slots[slot] = fold(slots[slot], inputs[metric])
 

@@ -1,10 +1,12 @@
 """A batch run ends its record: succeeded with its version, or failed with its one-line
-reason; `make batch` (no --run-id) records itself as a manual run."""
+reason; a scheduled run's record is the scheduler's, `make batch` records itself as manual."""
 
 import pytest
 
 from batch_layer import job
 from batch_layer.job import BatchError, main
+from batch_layer.settings import BatchSettings
+from batch_layer.worker_process import run_one
 from common.batch_runs import RunStore
 from common.lake import BatchVersion, Lake
 
@@ -22,7 +24,7 @@ def test_a_failed_run_is_recorded_with_its_reason(lake, monkeypatch):
 
     monkeypatch.setattr(job, "run_batch", fail)
     record = RunStore(lake).begin("size")
-    assert main(["--run-id", record.id]) == 1
+    assert run_one(BatchSettings(), lake, record.id) == 1
     ended = RunStore(lake).get(record.id)
     assert ended is not None and ended.state == "failed" and ended.trigger == "size"
     assert ended.error == "Spark failed: Mkdirs failed to create /data/batch/versions/2.tmp"
@@ -34,7 +36,7 @@ def test_a_manual_run_records_its_version(lake, monkeypatch):
     monkeypatch.setattr(
         job, "run_batch", lambda settings, lake, catalog, keep_session=False: version
     )
-    assert main([]) == 0
+    assert main() == 0
     [record] = RunStore(lake).recent()
     assert (record.trigger, record.state) == ("manual", "succeeded")
     assert (record.version, record.events, record.duration_s) == ("000004", 321, 12.5)
@@ -46,6 +48,6 @@ def test_an_unexpected_crash_is_recorded_and_raised(lake, monkeypatch):
 
     monkeypatch.setattr(job, "run_batch", crash)
     with pytest.raises(RuntimeError):
-        main([])
+        main()
     [record] = RunStore(lake).recent()
     assert (record.state, record.error) == ("failed", "RuntimeError: the JVM went away")

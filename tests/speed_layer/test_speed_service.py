@@ -102,7 +102,8 @@ def run_replica(
 
 def served_orders(lake: Lake) -> tuple[int, float]:
     """Orders and revenue in the served speed snapshots."""
-    tables = [pq.read_table(path) for path in resolve(lake).speed_files("orders")]
+    slices = resolve(lake).speed_slices("orders")
+    tables = [pq.read_table(path) for files in slices for path in files]
     return (
         sum(sum(t["orders__count"].to_pylist()) for t in tables),
         sum(sum(t["revenue__sum"].to_pylist()) for t in tables),
