@@ -156,13 +156,37 @@ def members_dir(lake: Lake) -> Path:
     return lake.speed / "members"
 
 
+def is_held(path: Path) -> bool:
+    """Whether a live process holds the exclusive lock on ``path`` (a member's lock file).
+
+    Asked with a *shared* lock, which conflicts with the holder's exclusive lock and with
+    nothing else: two processes asking at once both see a dead member as dead. (Probing with
+    the exclusive lock itself made a dead member look alive to anyone who asked while another
+    held the probe.) The file is never created here, so a probe cannot bring back a file its
+    owner or a cleaner just removed."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def member_locks(lake: Lake) -> list[Path]:
+    """Every replica's lock file, live or dead, in id (join) order."""
+    return sorted(members_dir(lake).glob("*.lock"))
+
+
 def read_members(lake: Lake) -> list[dict[str, Any]]:
     """What each live replica last reported (its id, pid and partitions)."""
     found = []
-    for path in sorted(members_dir(lake).glob("*.lock")):
-        fd = try_lock(path)
-        if fd is not None:  # nobody holds it: that replica is dead
-            os.close(fd)
+    for path in member_locks(lake):
+        if not is_held(path):
             continue
         try:
             found.append(orjson.loads(path.with_suffix(".json").read_bytes()))

@@ -18,7 +18,7 @@ import orjson
 
 from common.errors import LakeError
 from common.lake import Lake, write_atomic
-from common.speed_store import members_dir, try_lock
+from common.speed_store import is_held, member_locks, members_dir, try_lock
 
 
 def new_replica_id() -> str:
@@ -40,6 +40,7 @@ class Membership:
     """This replica's entry among the live replicas of one data directory."""
 
     def __init__(self, lake: Lake, replica_id: str | None = None) -> None:
+        self.lake = lake
         self.dir = members_dir(lake)
         self.id = replica_id or new_replica_id()
         self._fd: int | None = None
@@ -72,15 +73,13 @@ class Membership:
     def live(self) -> list[str]:
         """The ids of the live replicas, this one included; entries of dead ones are removed."""
         alive = [self.id]
-        for path in sorted(self.dir.glob("*.lock")):
+        for path in member_locks(self.lake):
             member = path.stem
             if member == self.id:
                 continue
-            fd = try_lock(path)
-            if fd is None:
+            if is_held(path):
                 alive.append(member)
                 continue
             (self.dir / f"{member}.json").unlink(missing_ok=True)
             path.unlink(missing_ok=True)
-            os.close(fd)
         return sorted(alive)

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,11 +17,36 @@ ROOT = Path(__file__).resolve().parents[1]
 READY_LINE = "pipeline is running"
 
 
+_HANDED_OUT: set[int] = set()
+LOWEST_PORT = 10000
+
+
+def _ephemeral_low() -> int:
+    """Where the kernel's range of ports for outgoing connections starts."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now, never handed out before in
+    this process, and below the kernel's ephemeral range: a port the kernel itself picked
+    (bind to 0) could be taken as the source port of some outgoing connection between this
+    check and the moment the service binds it."""
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(LOWEST_PORT, _ephemeral_low())
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 @dataclass(frozen=True)

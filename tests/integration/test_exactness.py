@@ -8,6 +8,7 @@ import pytest
 from events_factory import DAY_MS, EventFactory
 
 from common.timeutil import now_ms
+from tests.support.sampling import Sampler
 
 # Runs against the local pipeline (make test) and the Compose stack (make test-containers).
 pytestmark = [pytest.mark.integration, pytest.mark.stack]
@@ -103,33 +104,25 @@ def test_answers_while_a_batch_publishes_never_double_count_or_lose(
     batch = threading.Thread(target=lambda: batch_result.setdefault("v", pipeline.run_batch()))
     poster.start()
     batch.start()
-    previous = (0, 0)
-    samples = 0
+
+    def posted() -> tuple[int, int]:
+        with sent_lock:
+            return len(sent["purchase"]), len(sent["page_view"])
+
+    sampler = Sampler(posted)
     versions = set()
     switch_deadline = None
     try:
         # Sample until the batch has finished and the served pair has switched to it.
-        while batch.is_alive() or samples < 20 or len(versions) < 2:
+        while batch.is_alive() or sampler.samples < 20 or len(versions) < 2:
             if not batch.is_alive():
                 switch_deadline = switch_deadline or time.monotonic() + 60
                 assert time.monotonic() < switch_deadline, (
                     f"never served the new version: {versions}"
                 )
-            answer = totals(pipeline)
-            # Read after the answer: an event is added to `sent` before it is posted, so all
-            # the answer can count is in `sent` by now (read before, a post in between could
-            # look like a double count).
-            with sent_lock:
-                ceiling = (len(sent["purchase"]), len(sent["page_view"]))
+            sampler.sample(lambda: (totals(pipeline), "merged totals"))
+            assert sampler.problems == [], sampler.problems
             versions.add(pipeline.query("daily_totals", limit=1)["meta"]["batch"]["version"])
-            assert answer[0] <= ceiling[0] and answer[1] <= ceiling[1], (
-                f"double counted: {answer} > events sent {ceiling}"
-            )
-            assert answer[0] >= previous[0] and answer[1] >= previous[1], (
-                f"lost events: {answer} after {previous}"
-            )
-            previous = answer
-            samples += 1
     finally:
         stop.set()
         poster.join()

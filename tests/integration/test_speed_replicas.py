@@ -17,6 +17,7 @@ from stacks import ROOT, LocalPipeline, wait_for
 
 from common.processes import command_line
 from common.timeutil import now_ms
+from tests.support.sampling import Answer, Sampler
 
 pytestmark = pytest.mark.integration
 
@@ -36,32 +37,23 @@ def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeli
         yield handle
 
 
-class Sampler:
-    """Queries the merged total of orders in a loop and checks every answer against the
-    purchases posted so far (never more) and the answer before it (never fewer)."""
+class OrdersSampler:
+    """Queries the merged total of orders in a loop, each answer judged by the shared
+    sampler: never more than the purchases posted, never fewer than the answer before."""
 
     def __init__(self, pipeline: LocalPipeline, sent: set[str]) -> None:
         self.pipeline = pipeline
-        self.sent = sent
-        self.samples = 0
-        self.problems: list[str] = []
+        self.checks = Sampler(lambda: (len(sent),))
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run)
 
+    def _ask(self) -> Answer:
+        answer = self.pipeline.query(VIEW)
+        return (sum(row["orders"] for row in answer["rows"]),), str(answer["meta"])
+
     def _run(self) -> None:
-        shown = 0
         while not self.stop.is_set():
-            ceiling = len(self.sent)  # read before the answer: it cannot hold more
-            answer = self.pipeline.query(VIEW)
-            total = sum(row["orders"] for row in answer["rows"])
-            if total > ceiling:
-                self.problems.append(
-                    f"{total} orders shown, only {ceiling} posted: {answer['meta']}"
-                )
-            if total < shown:
-                self.problems.append(f"{total} orders shown after {shown}: {answer['meta']}")
-            shown = max(shown, total)
-            self.samples += 1
+            self.checks.sample(self._ask)
 
 
 def test_replicas_join_leave_and_die_under_batch_switches_exactly(replicated):
@@ -82,7 +74,7 @@ def test_replicas_join_leave_and_die_under_batch_switches_exactly(replicated):
             stop.wait(0.1)  # a steady stream, not a flood: the batch runs share the 2 cores
 
     streamer = threading.Thread(target=stream)
-    sampler = Sampler(pipeline, sent)
+    sampler = OrdersSampler(pipeline, sent)
     streamer.start()
     sampler.thread.start()
     extra = None
@@ -117,8 +109,8 @@ def test_replicas_join_leave_and_die_under_batch_switches_exactly(replicated):
         sampler.stop.set()
         sampler.thread.join()
 
-    assert sampler.problems == [], sampler.problems[:5]
-    assert sampler.samples >= 20
+    assert sampler.checks.problems == [], sampler.checks.problems[:5]
+    assert sampler.checks.samples >= 20
     for view in pipeline.catalog.views:
         truth.assert_matches(view, pipeline.query(view.name))
     health = pipeline.health()

@@ -1,12 +1,13 @@
 """Which replica owns which partition: live replicas found by their locks, partitions dealt
 round-robin, and a dead replica's entry gone the moment its process is."""
 
+import fcntl
 import os
 import signal
 import subprocess
 import sys
 
-from common.speed_store import read_members
+from common.speed_store import is_held, read_members
 from speed_layer.membership import Membership, assignment
 
 
@@ -54,3 +55,28 @@ def test_a_killed_replica_is_no_longer_live(lake, tmp_path):
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_dead_member_looks_dead_to_every_replica_while_another_asks(lake):
+    """Replicas ask at the same moments (every 0.5 s round): one replica's question must not
+    make a dead member look alive to another, or their assignments disagree for a round."""
+    dead = Membership(lake, "r0")
+    dead.join()
+    dead.report([0])
+    os.close(dead._fd)  # the kernel drops a dead process's lock; its files stay behind
+    lock = dead.dir / "r0.lock"
+    probe = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)  # another replica, mid-question
+        assert not is_held(lock)
+        assert read_members(lake) == []
+        me = Membership(lake, "r1")
+        me.join()
+        assert me.live() == ["r1"]
+        assert not lock.exists() and not (dead.dir / "r0.json").exists()
+    finally:
+        os.close(probe)
+    assert is_held(me.dir / "r1.lock")
+    me.leave()
+    assert not is_held(me.dir / "r1.lock")  # gone, and not brought back by asking
+    assert not (me.dir / "r1.lock").exists()
