@@ -12,4 +12,3 @@ def test_free_ports_are_distinct_bindable_and_below_the_ephemeral_range():
     assert all(port < _ephemeral_low() for port in ports)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", ports[-1]))
-
