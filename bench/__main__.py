@@ -33,7 +33,7 @@ from common.lake import Lake
 from common.settings import CommonSettings
 from common.views import load_catalog
 from runner.client import wait_caught_up
-from tests.launcher import ROOT, launched
+from runner.launcher import ROOT, launched
 
 RATE = 5_000
 FRESHNESS_SECONDS = 180

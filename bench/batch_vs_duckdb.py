@@ -17,7 +17,7 @@ from common.batch_runs import RunStore
 from common.lake import Lake
 from common.master import SCHEMA, write_table
 from common.views import Catalog, Metric, View
-from tests.launcher import ROOT, free_port
+from runner.launcher import ROOT, free_port
 
 PARTITIONS = 4
 FILE_EVENTS = 250_000

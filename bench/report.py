@@ -5,7 +5,7 @@ import json
 import sys
 from typing import Any
 
-from tests.launcher import ROOT
+from runner.launcher import ROOT
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 README = ROOT / "README.md"

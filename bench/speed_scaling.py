@@ -24,8 +24,8 @@ from common.lake import Lake
 from common.settings import CommonSettings
 from common.speed_store import read_members, read_pointers
 from runner.broker import start_broker
+from runner.launcher import ROOT, free_port
 from runner.topic import prepare_topic
-from tests.launcher import ROOT, free_port
 
 PARTITIONS = 4
 

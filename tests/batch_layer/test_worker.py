@@ -12,8 +12,8 @@ from common.batch_runs import RunStore
 from common.events import Event
 from common.lake import Lake
 from common.master import PartitionBuffer, write_master_file
+from runner.launcher import free_port
 from tests.integration.stacks import wait_for
-from tests.launcher import free_port
 
 pytestmark = pytest.mark.integration
 

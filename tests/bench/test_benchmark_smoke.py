@@ -17,7 +17,7 @@ from bench.speed_scaling import speed_scaling
 from common.lake import Lake
 from common.settings import CommonSettings
 from common.views import load_catalog
-from tests.launcher import ROOT, launched
+from runner.launcher import ROOT, launched
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from common.compaction import compact, runs_to_merge
 from common.events import Event
 from common.lake import Lake, MasterFile, live_files
 from common.master import PartitionBuffer, write_master_file
-from tests.launcher import ROOT
+from runner.launcher import ROOT
 
 PARTITIONS = 4
 FILES_PER_PARTITION = 500

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from common.healthcheck import http_ok, main
-from tests.launcher import free_port
+from runner.launcher import free_port
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -11,8 +11,8 @@ import pytest
 
 from common.beacons import read_beacons
 from common.lake import Lake
+from runner.launcher import ROOT, free_port
 from tests.integration.stacks import wait_for
-from tests.launcher import ROOT, free_port
 
 pytestmark = pytest.mark.integration
 

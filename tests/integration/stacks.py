@@ -19,7 +19,7 @@ import httpx
 
 from common.lake import Lake
 from common.views import Catalog
-from tests.launcher import ROOT, launched
+from runner.launcher import ROOT, launched
 
 PUBLISHED_RE = re.compile(r"batch version (\S+) published")
 

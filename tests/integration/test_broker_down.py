@@ -11,7 +11,7 @@ import pytest
 from stacks import wait_for
 
 from runner.broker import start_broker
-from tests.launcher import ROOT, free_port
+from runner.launcher import ROOT, free_port
 
 pytestmark = pytest.mark.integration
 

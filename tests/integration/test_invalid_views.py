@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.launcher import ROOT
+from runner.launcher import ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from stacks import Pipeline
 
-from tests.launcher import ROOT, free_port
+from runner.launcher import ROOT, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.stack]
 

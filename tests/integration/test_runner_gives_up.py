@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import VIEWS_FILE
 
-from tests.launcher import pipeline_env, start_runner, stop_runner
+from runner.launcher import pipeline_env, start_runner, stop_runner
 
 pytestmark = pytest.mark.integration
 

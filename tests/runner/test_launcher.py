@@ -3,7 +3,7 @@ connections, never the same one twice."""
 
 import socket
 
-from tests.launcher import _ephemeral_low, free_port
+from runner.launcher import _ephemeral_low, free_port
 
 
 def test_free_ports_are_distinct_bindable_and_below_the_ephemeral_range():
