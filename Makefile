@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 export LAMBDA_VIEWS_FILE ?= views.yaml
 export LAMBDA_DATA_DIR ?= data
 
-.PHONY: help venv run batch demo lint format test test-unit test-integration bench bench-readme clean \
+.PHONY: help venv run batch demo lint docs format test test-unit test-integration bench bench-readme clean \
 	up down logs ps test-containers
 
 help:  ## list the targets
@@ -41,6 +41,9 @@ lint: venv  ## ruff check and format check, and the import contracts (pyproject.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+docs: venv  ## write README.md's configuration table and .env.example from the settings classes
+	$(BIN)/python -m runner.settings_docs
 
 format: venv  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

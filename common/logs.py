@@ -1,12 +1,23 @@
 """One log format for every service, so interleaved `make run` output stays readable."""
 
 import logging
-import os
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LogSettings(BaseSettings):
+    """How much every service logs (read before any other setting, so that a bad one is
+    logged)."""
+
+    model_config = SettingsConfigDict(env_prefix="LAMBDA_", extra="ignore")
+
+    log_level: str = Field(default="INFO", description="log level of every service")
 
 
 def setup_logging(service: str) -> logging.Logger:
     """Configure the root logger for ``service`` and return the service's logger."""
-    level = os.environ.get("LAMBDA_LOG_LEVEL", "INFO").upper()
+    level = LogSettings().log_level.upper()
     logging.basicConfig(
         level=level,
         format=f"%(asctime)s {service:<9} %(levelname)-5s %(message)s",

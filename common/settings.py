@@ -11,18 +11,28 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LAMBDA_", extra="ignore")
 
-    views_file: Path = Path("views.yaml")
-    data_dir: Path = Path("data")
-    kafka_bootstrap: str = "127.0.0.1:9092"
+    views_file: Path = Field(default=Path("views.yaml"), description="the view definitions")
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="master dataset, batch views, speed snapshots, pid files, broker log",
+    )
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="the broker")
     kafka_api_version: str = Field(
         default="2.5",
         description="Kafka protocol version as 'major.minor', or 'auto' to detect it "
-        "(the bundled broker needs 2.5).",
+        "(the bundled broker needs 2.5; auto for Apache Kafka)",
+        json_schema_extra={"compose_default": "auto"},
     )
-    topic: str = "events"
-    partitions: int = Field(default=4, ge=1, le=256)
+    topic: str = Field(default="events", description="the topic")
+    partitions: int = Field(
+        default=4, ge=1, le=256, description="partitions of a topic the pipeline creates"
+    )
     metrics_port: int = Field(
-        default=0, ge=0, le=65535, description="a port for GET /metrics; 0: none"
+        default=0,
+        ge=0,
+        le=65535,
+        description="a port where a service without an HTTP API answers GET /metrics (0: none; "
+        "9100 in containers, where it is their healthcheck)",
     )
 
     @field_validator("kafka_api_version")

@@ -8,17 +8,23 @@ from common.settings import CommonSettings
 class IngestSettings(CommonSettings):
     """Environment variables of the ingest API (prefix ``LAMBDA_``)."""
 
-    ingest_host: str = "127.0.0.1"
-    ingest_port: int = Field(default=8000, ge=1, le=65535)
+    ingest_host: str = Field(
+        default="127.0.0.1", description="the address ingest listens on (0.0.0.0 in containers)"
+    )
+    ingest_port: int = Field(default=8000, ge=1, le=65535, description="the ingest API's port")
     ingest_processes: int = Field(
         default=1, ge=1, le=32, description="worker processes answering on the one port"
     )
-    max_events: int = Field(default=10_000, ge=1, description="events per request")
-    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1, description="bytes per request")
+    max_events: int = Field(default=10_000, ge=1, description="events per request (413 beyond)")
+    max_body_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1, description="bytes per request (413 beyond)"
+    )
     ack_timeout_seconds: float = Field(
         default=5.0, gt=0, description="how long to wait for the broker before answering 503"
     )
-    retry_after_seconds: int = Field(default=2, ge=1)
+    retry_after_seconds: int = Field(
+        default=2, ge=1, description="the Retry-After of a 503 (e.g. a view being recomputed)"
+    )
 
     def listen(self) -> tuple[str, int, int]:
         """Host, port and number of worker processes (common.lifecycle.HttpSettings)."""

@@ -24,7 +24,7 @@ COUNTRIES = ["NL", "DE", "FR", "BE", "ES", "IT", "US", "GB"]
 class DemoSettings(CommonSettings):
     ingest_port: int = 8000
     serving_port: int = 8001
-    demo_events: int = Field(default=5_000, ge=1)
+    demo_events: int = Field(default=5_000, ge=1, description="events posted")
     demo_seconds: float = Field(default=0, ge=0, description="keep a steady load this long")
     demo_rate: int = Field(default=1_000, ge=1, le=100_000, description="events a second")
 

@@ -8,12 +8,14 @@ from common.settings import CommonSettings
 class ServingSettings(CommonSettings):
     """Environment variables of the serving layer (prefix ``LAMBDA_``)."""
 
-    serving_host: str = "127.0.0.1"
-    serving_port: int = Field(default=8001, ge=1, le=65535)
+    serving_host: str = Field(
+        default="127.0.0.1", description="the address serving listens on (0.0.0.0 in containers)"
+    )
+    serving_port: int = Field(default=8001, ge=1, le=65535, description="the serving API's port")
     serving_processes: int = Field(
         default=1, ge=1, le=32, description="worker processes answering on the one port"
     )
-    serving_max_rows: int = Field(default=100_000, ge=1)
+    serving_max_rows: int = Field(default=100_000, ge=1, description="the largest `limit` accepted")
     serving_cache_entries: int = Field(
         default=128,
         ge=1,
