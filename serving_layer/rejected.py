@@ -14,7 +14,9 @@ answers /health at once and completes the count over the next calls."""
 
 
 class RejectedIndex:
-    """Per master file, its rejected records, read the first time the file is seen."""
+    """Per master file, its rejected records, read the first time the file is seen. Files
+    no longer listed (compaction supersedes and later deletes them) are forgotten, so the
+    index holds at most the files of the latest listing."""
 
     def __init__(self) -> None:
         self._by_path: dict[str, list[Rejected]] = {}
@@ -24,6 +26,7 @@ class RejectedIndex:
         """``{"count": n, "recent": [{"generation", "partition", "offset", "reason"}, ...],
         "files_read": k, "files": n}``: the count covers the ``files_read`` files read so far
         (newest first), all of them once ``files_read == files``."""
+        self._forget_unlisted(files)
         found: list[Rejected] = []
         budget = NEW_FILES_PER_CALL
         read = 0
@@ -51,6 +54,17 @@ class RejectedIndex:
             "files_read": read,
             "files": len(files),
         }
+
+    def files_held(self) -> int:
+        """How many files' records the index holds."""
+        with self._lock:
+            return len(self._by_path)
+
+    def _forget_unlisted(self, files: list[MasterFile]) -> None:
+        listed = {str(f.path) for f in files}
+        with self._lock:
+            for path in self._by_path.keys() - listed:
+                del self._by_path[path]
 
     def _cached(self, f: MasterFile) -> list[Rejected] | None:
         with self._lock:
