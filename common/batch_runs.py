@@ -8,17 +8,17 @@ check-then-write of a new run holds ``batch/runs/.lock``, so two requests never 
 
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from common.errors import LakeError, LambdaError
 from common.lake import Lake, contiguous_coverage, next_after, write_atomic
 from common.locks import exclusive
-from common.timeutil import utc_now_text
+from common.timeutil import utc_now_text, utc_text
 
 Trigger = Literal["interval", "size", "request", "views-changed", "startup-backlog", "manual"]
 State = Literal["queued", "running", "succeeded", "failed"]
@@ -71,19 +71,47 @@ class RunRecord:
         return replace(self, state="failed", error=error, duration_s=duration_s)
 
 
-def new_run_id() -> str:
-    """A unique id that sorts by creation time: ``20261126T001500123456Z-3f9a``."""
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(2)}"
+ID_TIME = "%Y%m%dT%H%M%S%fZ"
+
+
+def new_run_id(now: datetime, newest: str | None = None) -> str:
+    """A unique id that sorts by creation: ``20261126T001500123456Z-3f9a``, from the time
+    ``now``, or a microsecond after the ``newest`` id so far when that is not earlier (the
+    clock stepped back, or two runs in one microsecond). Ids are an order, not a clock: the
+    record's ``requested_at`` says when."""
+    moment = now.astimezone(UTC).replace(tzinfo=None)
+    previous = _id_time(newest) if newest else None
+    if previous is not None and moment <= previous:
+        moment = previous + timedelta(microseconds=1)
+    return f"{moment:{ID_TIME}}-{secrets.token_hex(2)}"
+
+
+def _id_time(run_id: str) -> datetime | None:
+    try:
+        return datetime.strptime(run_id.partition("-")[0], ID_TIME)
+    except ValueError:
+        return None
+
+
+def utc_now() -> datetime:
+    """The wall clock (a store's default clock)."""
+    return datetime.now(UTC)
 
 
 class RunStore:
     """The run records of one data directory."""
 
-    def __init__(self, lake: Lake) -> None:
+    def __init__(self, lake: Lake, clock: Callable[[], datetime] = utc_now) -> None:
         self.dir = lake.batch / "runs"
+        self.clock = clock
 
     def path(self, run_id: str) -> Path:
         return self.dir / f"{run_id}.json"
+
+    def newest_id(self) -> str | None:
+        """The id that sorts last among the records (the next id sorts after it)."""
+        names = sorted(self.dir.glob("*.json"), reverse=True) if self.dir.is_dir() else []
+        return next((p.stem for p in names if _id_time(p.stem) is not None), None)
 
     def write(self, record: RunRecord) -> None:
         write_atomic(self.path(record.id), json.dumps(record.to_json(), indent=2).encode())
@@ -118,7 +146,9 @@ class RunStore:
             active = self.active()
             if alone and active is not None:
                 raise RunBusy(active.id)
-            record = RunRecord(new_run_id(), trigger, "queued", utc_now_text())
+            now = self.clock()
+            run_id = new_run_id(now, self.newest_id())
+            record = RunRecord(run_id, trigger, "queued", utc_text(now))
             record = record.started() if state == "running" else record
             self.write(record)
         self.prune()

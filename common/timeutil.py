@@ -49,6 +49,11 @@ def now_ms() -> int:
     return int(datetime.now(tz=UTC).timestamp() * 1000)
 
 
+def utc_text(moment: datetime) -> str:
+    """A UTC time as RFC 3339 text."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def utc_now_text() -> str:
     """The current UTC time as RFC 3339 text."""
-    return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc_text(datetime.now(tz=UTC))

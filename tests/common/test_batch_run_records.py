@@ -1,6 +1,8 @@
 """Batch run records: their format, one run at a time, the history's length, and the count
 of archived events no batch version covers (the data-size trigger)."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from common.batch_runs import RunBusy, RunRecord, RunStore, uncovered_events
@@ -95,3 +97,37 @@ def test_offsets_after_a_gap_are_not_counted_since_no_batch_can_cover_them(tmp_p
     assert uncovered_events(lake) == 5
     lake.publish_manifest(BatchVersion("000001", "t", 5, {1: {0: 4}}, ()))
     assert uncovered_events(lake) == 0
+
+
+def test_run_ids_keep_their_order_when_the_clock_steps_back(tmp_path):
+    moments = iter(
+        [
+            datetime(2026, 11, 26, 12, 0, tzinfo=UTC),
+            datetime(2026, 11, 26, 12, 0, tzinfo=UTC),  # the same microsecond again
+            datetime(2026, 11, 26, 11, 0, tzinfo=UTC),  # NTP stepped the clock back an hour
+        ]
+    )
+    runs = RunStore(Lake(tmp_path), clock=lambda: next(moments))
+    first = runs.begin("interval")
+    runs.write(first.succeeded("000001", 1, 1.0))
+    second = runs.begin("interval")
+    runs.write(second.succeeded("000002", 1, 1.0))
+    queued = runs.begin("request", state="queued")
+    assert first.id < second.id < queued.id
+    assert [r.id for r in runs.recent()] == [queued.id, second.id, first.id]
+    assert runs.active() == queued
+    claimed = runs.claim_queued()
+    assert claimed is not None and claimed.id == queued.id
+    assert queued.requested_at.startswith("2026-11-26T11:00:00")  # the record says when
+
+
+def test_the_newest_run_is_found_after_the_clock_stepped_back_past_the_history(tmp_path):
+    runs = RunStore(Lake(tmp_path), clock=lambda: datetime(2030, 1, 1, tzinfo=UTC))
+    for index in range(3):
+        record = runs.begin("interval")
+        runs.write(record.succeeded(f"{index:06d}", index, 1.0))
+    back = RunStore(Lake(tmp_path), clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+    queued = back.begin("request", state="queued")
+    back.prune(keep=2)
+    assert [r.id for r in back.recent(limit=1)] == [queued.id]
+    assert back.active() == queued
