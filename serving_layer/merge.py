@@ -1,17 +1,58 @@
 """The merge: batch and speed states combined in DuckDB, distinct counts unioned as sketches."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from datasketches import hll_sketch, hll_union
 
 from common.metrics import BUCKET_COLUMN, HLL_LG_K, KINDS, state_columns, view_state_columns
 from common.state_tables import partial_sql, quote, union_sketch_lists
-from common.views import Metric
+from common.views import Metric, View
 from serving_layer.query_spec import QuerySpec
+
+
+@dataclass(frozen=True)
+class Merged:
+    """Answer rows, and per metric the rows whose value left the range of a float64."""
+
+    rows: list[dict[str, Any]]
+    overflowed: dict[str, int]
+
+
+def merge(
+    connection: duckdb.DuckDBPyConnection,
+    spec: QuerySpec,
+    files: list[Path],
+    reduced: Sequence[pa.Table] = (),
+) -> Merged:
+    """Answer ``spec`` from state files of one view and tables already reduced by
+    :func:`reduce_states` for the same spec (the batch side)."""
+    if not files and not reduced:
+        return Merged([], {})
+    # One registered table however many parts (registering costs about 0.5 ms a table).
+    tables = [pa.concat_tables(reduced, promote_options="permissive")] if reduced else []
+    sql, params = _sql(spec, files, len(tables))
+    cursor = connection.cursor()
+    try:
+        for index, table in enumerate(tables):
+            cursor.register(f"reduced_{index}", table)
+        answer, overflowed = _null_non_finite(cursor.sql(sql, params=params).to_arrow_table())
+    finally:
+        cursor.close()
+    # Arrow's to_pylist builds the row dicts in C++, several times faster than Python.
+    rows: list[dict[str, Any]] = answer.to_pylist()
+    distinct = [m.name for m in spec.view.metrics if KINDS[m.kind].estimated]
+    if distinct:
+        union = hll_union(HLL_LG_K)
+        for row in rows:
+            for name in distinct:
+                row[name] = union_estimate(row[name], union)
+    return Merged(rows, overflowed)
 
 
 def merge_rows(
@@ -20,28 +61,47 @@ def merge_rows(
     files: list[Path],
     reduced: Sequence[pa.Table] = (),
 ) -> list[dict[str, Any]]:
-    """Answer ``spec`` from state files of one view and tables already reduced by
-    :func:`reduce_states` for the same spec (the batch side)."""
-    if not files and not reduced:
-        return []
-    # One registered table however many parts (registering costs about 0.5 ms a table).
-    tables = [pa.concat_tables(reduced, promote_options="permissive")] if reduced else []
-    sql, params = _sql(spec, files, len(tables))
-    cursor = connection.cursor()
-    try:
-        for index, table in enumerate(tables):
-            cursor.register(f"reduced_{index}", table)
-        # Arrow's to_pylist builds the row dicts in C++, several times faster than Python.
-        rows: list[dict[str, Any]] = cursor.sql(sql, params=params).to_arrow_table().to_pylist()
-    finally:
-        cursor.close()
-    distinct = [m.name for m in spec.view.metrics if KINDS[m.kind].estimated]
-    if distinct:
-        union = hll_union(HLL_LG_K)
-        for row in rows:
-            for name in distinct:
-                row[name] = union_estimate(row[name], union)
-    return rows
+    """The rows of :func:`merge`."""
+    return merge(connection, spec, files, reduced).rows
+
+
+def _null_non_finite(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
+    """``table`` with every infinite or NaN metric value null, and how many per column.
+
+    Sums are float64 in both layers: one whose running total passes about 1.8e308 is IEEE
+    infinity there (and +inf plus -inf is NaN), which strict JSON cannot carry. Only sums
+    and averages can get there (a min or max is one finite input)."""
+    overflowed: dict[str, int] = {}
+    for index, field in enumerate(table.schema):
+        if not pa.types.is_floating(field.type):
+            continue
+        bad = pc.invert(pc.is_finite(table.column(index)))
+        count = pc.sum(pc.cast(bad, pa.int64())).as_py() or 0
+        if count:
+            overflowed[field.name] = count
+            nulled = pc.if_else(bad, pa.scalar(None, field.type), table.column(index))
+            table = table.set_column(index, field, nulled)
+    return table, overflowed
+
+
+def overflow_warnings(view: View, overflowed: dict[str, int]) -> list[dict[str, Any]]:
+    """``meta.warnings`` for the metrics whose sum left the float64 range, in view order."""
+    warnings = []
+    for metric in view.metrics:
+        rows = overflowed.get(metric.name)
+        if rows:
+            what = "its sum" if metric.kind == "sum" else f"the sum behind its {metric.kind}"
+            warnings.append(
+                {
+                    "code": "overflow",
+                    "metric": metric.name,
+                    "rows": rows,
+                    "message": f"metric {metric.name!r}: {what} is beyond the range of a "
+                    f"64-bit float (about ±1.8e308) in {rows} row{'' if rows == 1 else 's'}, "
+                    "answered as null there",
+                }
+            )
+    return warnings
 
 
 def reduce_states(

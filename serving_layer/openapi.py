@@ -47,10 +47,23 @@ class SpeedMeta(Open):
     age_s: float | None = None
 
 
+class AnswerWarning(Open):
+    code: Literal["overflow"] = Field(
+        description="overflow: a sum (or the sum behind an average) beyond the range of a "
+        "64-bit float, answered as null"
+    )
+    metric: str
+    rows: int = Field(description="rows of this answer where the metric is null for it")
+    message: str
+
+
 class AnswerMeta(Open):
     source: str
     batch: BatchMeta
     speed: SpeedMeta
+    warnings: list[AnswerWarning] = Field(
+        default_factory=list, description="what the answer could not give, by metric"
+    )
     query_ms: float | None = None
 
 

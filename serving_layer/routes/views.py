@@ -12,7 +12,7 @@ from prometheus_client import Histogram
 
 from common.errors import LakeError
 from serving_layer.definitions import BATCH_SOURCES, SPEED_SOURCES
-from serving_layer.merge import merge_rows, reduce_states
+from serving_layer.merge import Merged, merge, overflow_warnings, reduce_states
 from serving_layer.openapi import VIEW_RESPONSES, ViewAnswer, ViewList
 from serving_layer.query_spec import QueryError, QuerySpec, parse_query
 from serving_layer.reduced_cache import cache_key, file_part
@@ -30,7 +30,7 @@ QUERY_SECONDS = Histogram(
 )
 
 
-def _merge(state: ServingState, spec: QuerySpec, served: Served) -> list[dict[str, Any]]:
+def _merge(state: ServingState, spec: QuerySpec, served: Served) -> Merged:
     """Merge, reducing each batch part once per (version, slices, query) and each slice's
     sealed speed segments, and its open one, once per query and set of files, and reusing
     them: only what changed since the last query is read."""
@@ -59,7 +59,7 @@ def _merge(state: ServingState, spec: QuerySpec, served: Served) -> list[dict[st
                             lambda g=group: reduce_states(state.duckdb, spec, g),
                         )
                     )
-    return merge_rows(state.duckdb, spec, [], reduced)
+    return merge(state.duckdb, spec, [], reduced)
 
 
 def _wait_for(ends: Future, timeout_s: float) -> dict[int, int] | None:
@@ -128,7 +128,7 @@ def query_view(
             # The log end is read after the pointer (so lag never understates) and while
             # DuckDB merges, so the two waits overlap.
             ends = state.lag_pool.submit(state.lag_probe.ends)
-            rows = _merge(state, spec, served)
+            merged = _merge(state, spec, served)
             break
         except (duckdb.IOException, FileNotFoundError) as exc:
             # A snapshot or version was collected between resolving and reading it.
@@ -137,8 +137,14 @@ def query_view(
     end_offsets = _wait_for(ends, state.settings.serving_lag_wait_ms / 1000)
     lag = None if end_offsets is None else served.lag(end_offsets)
     answer_meta = meta(served, lag, spec.source)
+    answer_meta["warnings"] = overflow_warnings(view, merged.overflowed)
     elapsed = time.perf_counter() - started
     QUERY_SECONDS.labels(view.name).observe(elapsed)
     answer_meta["query_ms"] = round(elapsed * 1000, 2)
-    answer = {"view": view.name, "granularity": spec.granularity, "rows": rows, "meta": answer_meta}
+    answer = {
+        "view": view.name,
+        "granularity": spec.granularity,
+        "rows": merged.rows,
+        "meta": answer_meta,
+    }
     return Response(orjson.dumps(answer), media_type="application/json")

@@ -13,7 +13,7 @@ from common.events import Event
 from common.lake import Lake
 from common.master import PartitionBuffer, write_master_file
 from common.views import parse_catalog
-from serving_layer.merge import merge_rows
+from serving_layer.merge import merge, merge_rows
 from speed_layer.slice_state import SliceState
 from tests.shop_views import purchase_view, spec_of
 
@@ -113,3 +113,33 @@ def test_spark_views_equal_the_speed_layers_views(tmp_path):
         orjson.loads((lake.versions / version.version / "version.json").read_bytes())["events"]
         == version.events
     )
+
+
+def test_a_sum_beyond_float64_is_infinity_in_spark_as_in_the_speed_fold(tmp_path):
+    """Spark's double sum overflows to infinity (not an error, not null), as Python's does,
+    so serving answers it the same way from either layer: null, with a warning."""
+    lake = Lake(tmp_path / "data")
+    lake.ensure()
+    lake.start_generation()
+    catalog = parse_catalog({"views": [purchase_view("totals", "day", None)]})
+    events = [Event(f"e{i}", "purchase", 1_700_000_000_000, {"amount": 1.5e308}) for i in range(2)]
+    write_master(lake, events, partitions=1)
+    settings = BatchSettings(data_dir=lake.root, archive_wait_seconds=0)
+    version = run_batch(settings, lake, catalog)
+
+    view = catalog.get("totals")
+    speed = SliceState(catalog, None)
+    for event in events:
+        speed.apply(event)
+    python_file = tmp_path / "totals.parquet"
+    pq.write_table(speed.views["totals"].to_table(), python_file)
+    spark_files = sorted(lake.view_dir(version.version, "totals").glob("*.parquet"))
+    connection = duckdb.connect()
+    for files in (spark_files, [python_file]):
+        stored = duckdb.sql(
+            "SELECT revenue__sum, revenue__n FROM read_parquet(?)", params=[[str(f) for f in files]]
+        ).fetchall()
+        assert stored == [(float("inf"), 2)], files
+        merged = merge(connection, spec_of(view), files)
+        assert merged.overflowed == {"revenue": 1, "average": 1}
+        assert merged.rows[0]["revenue"] is None and merged.rows[0]["largest"] == 1.5e308
