@@ -114,6 +114,35 @@ def ensure_topic(settings: CommonSettings, timeout_s: float = 30.0) -> bool:
         admin.close()
 
 
+NO_TOPIC_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def topic_id(settings: CommonSettings) -> str | None:
+    """The topic's id (KIP-516: a UUID the broker gives each topic it creates, so a topic
+    deleted and created again has another), or None when the broker gives none (before
+    Apache Kafka 2.8, Metadata v10) or cannot be asked.
+
+    Asked with the protocol version detected from the broker, not the configured one: the
+    bundled broker needs 2.5 for consumer groups, which predates topic ids."""
+    try:
+        with broker_errors("cannot ask for the topic id"):
+            admin = KafkaAdminClient(
+                bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000
+            )
+            try:
+                described = admin.describe_topics([settings.topic])
+            finally:
+                admin.close()
+    except (BrokerError, ValueError) as exc:  # ValueError: kafka-python decoding an answer
+        log.warning("no id for topic %s: %s", settings.topic, exc)
+        return None
+    for entry in described:
+        found = entry.get("topic_id")
+        if entry.get("name") == settings.topic and entry.get("error_code") == 0 and found:
+            return None if str(found) == NO_TOPIC_ID else str(found)
+    return None
+
+
 def topic_partitions(
     consumer: KafkaConsumer, topic: str, timeout_s: float = 30.0
 ) -> list[TopicPartition]:

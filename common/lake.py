@@ -2,6 +2,7 @@
 
     data/
       generation                      number of the topic incarnation being archived
+      generation-topic.json           that incarnation's topic id, when the broker gives one
       master/g=<gen>/p=<p>/<first>-<last>.parquet   immutable, one file per offset range
       batch/versions/<version>/<view>/part-*.parquet  + version.json
       batch/manifest.json             the newest published batch version
@@ -148,14 +149,40 @@ class Lake:
         except ValueError as exc:
             raise LakeError(f"{self.generation_file} does not hold a number") from exc
 
-    def start_generation(self) -> int:
-        """Begin a new generation (the topic was just created, so offsets restart at 0)."""
+    def start_generation(self, topic_id: str | None = None) -> int:
+        """Begin a new generation (the topic was just created, so offsets restart at 0), of
+        the topic with ``topic_id`` when the broker gives one."""
         try:
             current = self.read_generation()
         except LakeError:
             current = 0
         write_atomic(self.generation_file, f"{current + 1}\n".encode())
+        if topic_id is not None:
+            self.record_topic_id(current + 1, topic_id)
         return current + 1
+
+    @property
+    def topic_id_file(self) -> Path:
+        return self.root / "generation-topic.json"
+
+    def record_topic_id(self, generation: int, topic_id: str) -> None:
+        """Record which topic (by the broker's id for it) ``generation`` archives."""
+        record = {"generation": generation, "topic_id": topic_id}
+        write_atomic(self.topic_id_file, json.dumps(record).encode())
+
+    def read_topic_id(self, generation: int) -> str | None:
+        """The id of the topic ``generation`` archives; None when none was recorded for it
+        (the broker gives none, or the generation began before ids were recorded)."""
+        try:
+            record = json.loads(self.topic_id_file.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise LakeError(f"cannot read {self.topic_id_file}: {exc}") from exc
+        if not isinstance(record, dict) or record.get("generation") != generation:
+            return None
+        found = record.get("topic_id")
+        return found if isinstance(found, str) else None
 
     # -- the master dataset ----------------------------------------------------------
     def master_dir(self, generation: int, partition: int) -> Path:

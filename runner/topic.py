@@ -6,8 +6,8 @@ import sys
 
 from pydantic import ValidationError
 
-from common.errors import LambdaError
-from common.kafka import EndOffsets, ensure_topic
+from common.errors import LakeError, LambdaError
+from common.kafka import EndOffsets, ensure_topic, topic_id
 from common.lake import Lake
 from common.logs import setup_logging
 from common.settings import CommonSettings
@@ -20,15 +20,41 @@ def prepare_topic(settings: CommonSettings, lake: Lake) -> int:
     """Create the topic if it is missing; start a new generation when the topic is new or is
     not the one archived so far. Returns the generation to archive."""
     created = ensure_topic(settings)
-    if created or not lake.generation_file.exists() or _topic_was_replaced(settings, lake):
-        generation = lake.start_generation()
+    current_id = topic_id(settings)
+    if current_id is None:
+        log.info(
+            "the broker gives no topic id: a recreated topic %s is recognised only while it "
+            "ends before the archived offsets",
+            settings.topic,
+        )
+    if (
+        created
+        or not lake.generation_file.exists()
+        or _topic_was_replaced(settings, lake, current_id)
+    ):
+        generation = lake.start_generation(current_id)
         log.info("topic %s is new: archiving generation %d", settings.topic, generation)
         return generation
-    return lake.read_generation()
+    generation = lake.read_generation()
+    if current_id is not None and _recorded_id(lake, generation) is None:
+        lake.record_topic_id(generation, current_id)  # from now on, the id decides
+    return generation
 
 
-def _topic_was_replaced(settings: CommonSettings, lake: Lake) -> bool:
-    """True when the topic ends before what was archived from it: it is another topic."""
+def _topic_was_replaced(settings: CommonSettings, lake: Lake, current_id: str | None) -> bool:
+    """True when the topic is another than the one archived so far: its id differs from the
+    one recorded with the generation or, without both ids, it ends before what was archived
+    (a recreated topic that has refilled past that goes unseen then)."""
+    recorded = _recorded_id(lake, lake.read_generation())
+    if recorded is not None and current_id is not None:
+        if recorded != current_id:
+            log.warning(
+                "topic %s has id %s, the archived one had %s: it was recreated",
+                settings.topic,
+                current_id,
+                recorded,
+            )
+        return recorded != current_id
     archived = lake.archived_ends(lake.read_generation())
     if not archived:
         return False
@@ -41,6 +67,16 @@ def _topic_was_replaced(settings: CommonSettings, lake: Lake) -> bool:
     if replaced:
         log.warning("topic %s ends before the archived offsets %s", settings.topic, archived)
     return replaced
+
+
+def _recorded_id(lake: Lake, generation: int) -> str | None:
+    """The topic id recorded for ``generation``; an unreadable record counts as none (the
+    offsets decide, and the id is recorded again)."""
+    try:
+        return lake.read_topic_id(generation)
+    except LakeError as exc:
+        log.warning("%s; comparing offsets instead", exc)
+        return None
 
 
 def main() -> int:

@@ -104,6 +104,19 @@ def test_generation_start_and_read(tmp_path):
     assert lake.generation_file.read_text() == "2\n"
 
 
+def test_a_generation_keeps_the_id_of_its_topic_and_no_other_generation_has_it(tmp_path):
+    lake = Lake(tmp_path / "data")
+    assert lake.start_generation("id-1") == 1
+    assert lake.read_topic_id(1) == "id-1"
+    assert lake.start_generation() == 2  # a broker that gives no id
+    assert lake.read_topic_id(2) is None and lake.read_topic_id(1) == "id-1"
+    lake.record_topic_id(2, "id-2")
+    assert lake.read_topic_id(2) == "id-2"
+    lake.topic_id_file.write_bytes(b"\x00garbage")
+    with pytest.raises(LakeError, match="cannot read"):
+        lake.read_topic_id(2)
+
+
 def test_generation_garbage_is_an_error(tmp_path):
     lake = Lake(tmp_path)
     lake.generation_file.write_text("two\n")
