@@ -16,8 +16,8 @@ from common.master import PartitionBuffer, write_master_file
 from common.settings import CommonSettings
 from runner import topic
 from runner.broker import start_broker
+from runner.launcher import free_port
 from runner.topic import prepare_topic
-from tests.launcher import free_port
 
 pytestmark = pytest.mark.integration
 
