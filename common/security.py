@@ -52,6 +52,8 @@ KEY_VARIABLES = "LAMBDA_INGEST_KEYS, LAMBDA_READ_KEYS or LAMBDA_ADMIN_KEYS"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 READING = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC = frozenset({("GET", "/health"), ("HEAD", "/health")})
+INGEST_PATHS = frozenset({"/events", "/imports"})
+"""What an ingest key may post to (``POST /imports`` once imports exist)."""
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -175,11 +177,25 @@ def allowed_host_names(service: str, settings: CommonSettings) -> frozenset[str]
     return frozenset(host_name(name) for name in names)
 
 
-def host_allowed(host_header: str | None, allowed: frozenset[str]) -> bool:
-    """True when the ``Host`` names one of ``allowed`` (``*`` among them allows any)."""
+def host_allowed(
+    host_header: str | None, allowed: frozenset[str], any_address: bool = False
+) -> bool:
+    """True when the ``Host`` names one of ``allowed`` (``*`` among them allows any), or,
+    with ``any_address``, is an IP address: a page that DNS rebinding turned against us
+    still sends its own name, so an address is no rebinding (and Prometheus, finding the
+    speed replicas through DNS, scrapes them by address)."""
     if not host_header:
         return False
-    return "*" in allowed or host_name(host_header) in allowed
+    name = host_name(host_header)
+    if "*" in allowed or name in allowed:
+        return True
+    if not any_address:
+        return False
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def same_origin(origin: str, scheme: str, host_header: str) -> bool:
@@ -230,13 +246,14 @@ class Policy:
     content_types: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     pages: frozenset[str] = frozenset()
     public_prefixes: tuple[str, ...] = ()
+    any_address: bool = False
 
     def check(
         self, method: str, path: str, scheme: str, headers: Mapping[str, str]
     ) -> Refusal | None:
         """Why this request is refused, or None when the app may answer it."""
         host = headers.get("host")
-        if not host_allowed(host, self.allowed_hosts):
+        if not host_allowed(host, self.allowed_hosts, self.any_address):
             return Refusal(
                 400,
                 "this service does not answer to that Host name; set LAMBDA_ALLOWED_HOSTS "
@@ -280,6 +297,7 @@ def policy_for(
     content_types: Mapping[tuple[str, str], Iterable[str]] | None = None,
     pages: Iterable[str] = (),
     public_prefixes: Iterable[str] = (),
+    any_address: bool = False,
 ) -> Policy:
     """A service's policy from the settings (``service`` is its Compose service name)."""
     return Policy(
@@ -289,6 +307,7 @@ def policy_for(
         content_types={k: frozenset(v) for k, v in (content_types or {}).items()},
         pages=frozenset(pages),
         public_prefixes=tuple(public_prefixes),
+        any_address=any_address,
     )
 
 

@@ -84,6 +84,15 @@ class CommonSettings(BaseSettings):
         return found[0] if found else None
 
     @property
+    def client_host(self) -> str:
+        """Where this machine's tools reach the listeners: the bound address, or 127.0.0.1
+        when they are bound to every interface (an IPv6 address in brackets)."""
+        host = self.bind_host.strip().strip("[]")
+        if host in ("0.0.0.0", "::", ""):
+            return "127.0.0.1"
+        return f"[{host}]" if ":" in host else host
+
+    @property
     def api_version(self) -> tuple[int, ...] | None:
         """The version tuple kafka-python expects, or None to auto-detect."""
         if self.kafka_api_version == "auto":

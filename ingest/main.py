@@ -10,7 +10,7 @@ from common.docs import ASSETS_PREFIX, DOCS_PAGE, mount_docs
 from common.lifecycle import freeze_startup_objects, run_http_service
 from common.monitoring import instrument
 from common.processes import exit_with_parent
-from common.security import Policy, policy_for, secure
+from common.security import INGEST_PATHS, Policy, policy_for, secure
 from common.views import Catalog, load_catalog
 from ingest.body import NDJSON_TYPES
 from ingest.publisher import Publisher
@@ -55,7 +55,7 @@ def ingest_policy(settings: IngestSettings) -> Policy:
     return policy_for(
         "ingest",
         settings,
-        ingest_paths=[EVENTS_PATH, "/imports"],
+        ingest_paths=INGEST_PATHS,
         content_types={("POST", EVENTS_PATH): ["application/json", *NDJSON_TYPES]},
         pages=[DOCS_PAGE],
         public_prefixes=[ASSETS_PREFIX],

@@ -52,10 +52,11 @@ window.lambdaApiKey = (() => {
     return asking;
   }
 
-  // fetch(), with the tab's key; on a 401 it asks for a key and tries again.
+  // fetch(), with the tab's key; on a 401 it asks for a key and tries again. ``options`` may
+  // be a function that makes them, called for each try (a timeout signal starts anew).
   async function fetchWithKey(url, options) {
     for (;;) {
-      const response = await fetch(url, withKey(options));
+      const response = await fetch(url, withKey(typeof options === "function" ? options() : options));
       if (response.status !== 401) return response;
       const refused = Boolean(stored());
       sessionStorage.removeItem(STORAGE);
