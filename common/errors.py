@@ -23,3 +23,7 @@ class LakeError(LambdaError):
 
 class ProcessError(LambdaError):
     """A process of the platform could not be started, stopped or kept running."""
+
+
+class SecurityError(LambdaError):
+    """A setting would leave the platform open: bound beyond loopback with no key set."""

@@ -1,18 +1,26 @@
 """Container healthchecks: ``python -m common.healthcheck URL`` (an HTTP 200) or
 ``python -m common.healthcheck --kafka HOST:PORT`` (the broker answers a metadata request).
 
-Exits 0 when healthy, 1 with one line saying why otherwise."""
+Exits 0 when healthy, 1 with one line saying why otherwise. With keys set (the container's
+LAMBDA_READ_KEYS, LAMBDA_ADMIN_KEYS or LAMBDA_API_KEY), an HTTP check sends a read key: the
+metrics ports need one then."""
 
+import os
 import sys
 import threading
 import urllib.error
 import urllib.request
 
+KEY_VARIABLES = ("LAMBDA_API_KEY", "LAMBDA_READ_KEYS", "LAMBDA_ADMIN_KEYS")
 
-def http_ok(url: str, timeout_s: float = 3.0) -> str | None:
-    """None when ``url`` answers 200, else the reason."""
+
+def http_ok(url: str, timeout_s: float = 3.0, key: str | None = None) -> str | None:
+    """None when ``url`` answers 200, else the reason; ``key`` goes as a bearer key."""
+    request = urllib.request.Request(url)
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return None if response.status == 200 else f"{url} answered {response.status}"
     except urllib.error.HTTPError as exc:
         return f"{url} answered {exc.code}"
@@ -56,11 +64,20 @@ def _metadata(bootstrap: str) -> str | None:
     return None
 
 
+def _read_key() -> str | None:
+    """The key an HTTP check sends: a read key, when any key is set."""
+    if not any(os.environ.get(name) for name in KEY_VARIABLES):
+        return None  # no settings to read: the check stays light
+    from common.settings import CommonSettings  # noqa: PLC0415
+
+    return CommonSettings().client_key("read")
+
+
 def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "--kafka":
         problem = kafka_ok(argv[1])
     elif len(argv) == 1:
-        problem = http_ok(argv[0])
+        problem = http_ok(argv[0], key=_read_key())
     else:
         print("usage: python -m common.healthcheck URL | --kafka HOST:PORT", file=sys.stderr)
         return 2

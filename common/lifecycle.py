@@ -14,7 +14,6 @@ from types import FrameType
 from typing import Any, Protocol, TypeVar
 
 import uvicorn
-from prometheus_client import start_http_server
 from pydantic import ValidationError
 from uvicorn.supervisors import Multiprocess
 
@@ -22,6 +21,7 @@ from common.beacons import STAGES, BeaconWriter
 from common.errors import LambdaError
 from common.lake import Lake
 from common.logs import setup_logging
+from common.metrics_server import serve_metrics
 from common.monitoring import MULTIPROCESS_DIR
 from common.settings import CommonSettings
 
@@ -41,15 +41,6 @@ def stop_event_on_signals() -> threading.Event:
     return stop
 
 
-def _serve_metrics(port: int) -> None:
-    try:
-        start_http_server(port)
-    except OSError as exc:
-        raise LambdaError(
-            f"cannot serve metrics on port {port} (LAMBDA_*_METRICS_PORT): {exc}"
-        ) from exc
-
-
 def run_service(
     service: str, body: Callable[[], None], processes: Callable[[], int] = lambda: 1
 ) -> int:
@@ -65,8 +56,8 @@ def run_service(
     try:
         settings = CommonSettings()
         if settings.metrics_port:
-            _serve_metrics(settings.metrics_port)
-            log.info("metrics on :%d/metrics", settings.metrics_port)
+            serve_metrics(service, settings.metrics_port, settings)
+            log.info("metrics on %s:%d/metrics", settings.bind_host, settings.metrics_port)
         beacon = BeaconWriter(Lake(settings.data_dir), STAGES[service], processes=processes)
         beacon.start()
         freeze_startup_objects()

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,32 @@ class CommonSettings(BaseSettings):
         description="a port where a service without an HTTP API answers GET /metrics (0: none; "
         "9100 in containers, where it is their healthcheck)",
     )
+    bind_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="the address every listener binds (HTTP APIs, metrics ports, the bundled "
+        "broker); in Compose, the host address the APIs are published on. Beyond loopback, "
+        "make run and make up need a key set",
+    )
+    ingest_keys: SecretStr = Field(
+        default=SecretStr(""), description="comma-separated keys that may post events"
+    )
+    read_keys: SecretStr = Field(
+        default=SecretStr(""), description="comma-separated keys that may read"
+    )
+    admin_keys: SecretStr = Field(
+        default=SecretStr(""), description="comma-separated keys that may do everything"
+    )
+    allowed_hosts: str = Field(
+        default="",
+        description="comma-separated Host names the HTTP services answer to, beside "
+        "localhost, 127.0.0.1, [::1] and their Compose service name",
+    )
+    api_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="the key `make demo` and the tools send (default: the first key of a "
+        "role that may do what they do)",
+    )
 
     @field_validator("kafka_api_version")
     @classmethod
@@ -43,9 +69,40 @@ class CommonSettings(BaseSettings):
         return value
 
     def describe(self) -> str:
-        """Every effective setting as ``LAMBDA_NAME=value``, sorted: the start line's text."""
+        """Every effective setting as ``LAMBDA_NAME=value``, sorted: the start line's text.
+        Keys are never shown: only how many there are."""
         values = self.model_dump()
-        return " ".join(f"LAMBDA_{name.upper()}={values[name]}" for name in sorted(values))
+        return " ".join(
+            f"LAMBDA_{name.upper()}={_shown(getattr(self, name), values[name])}"
+            for name in sorted(values)
+        )
+
+    def role_keys(self) -> dict[str, tuple[str, ...]]:
+        """The configured keys by role (``ingest``, ``read``, ``admin``)."""
+        return {
+            "ingest": split_list(self.ingest_keys.get_secret_value()),
+            "read": split_list(self.read_keys.get_secret_value()),
+            "admin": split_list(self.admin_keys.get_secret_value()),
+        }
+
+    def client_key(self, right: str) -> str | None:
+        """The key a tool sends for ``right`` (``ingest`` or ``read``): ``LAMBDA_API_KEY``,
+        else the first key of that role, else the first admin key; None when none is set."""
+        explicit = self.api_key.get_secret_value().strip()
+        if explicit:
+            return explicit
+        keys = self.role_keys()
+        found = keys.get(right, ()) + keys["admin"]
+        return found[0] if found else None
+
+    @property
+    def client_host(self) -> str:
+        """Where this machine's tools reach the listeners: the bound address, or 127.0.0.1
+        when they are bound to every interface (an IPv6 address in brackets)."""
+        host = self.bind_host.strip().strip("[]")
+        if host in ("0.0.0.0", "::", ""):
+            return "127.0.0.1"
+        return f"[{host}]" if ":" in host else host
 
     @property
     def api_version(self) -> tuple[int, ...] | None:
@@ -53,3 +110,15 @@ class CommonSettings(BaseSettings):
         if self.kafka_api_version == "auto":
             return None
         return tuple(int(part) for part in self.kafka_api_version.split("."))
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    """The items of a comma-separated setting, stripped, empty ones left out."""
+    return tuple(key.strip() for key in text.split(",") if key.strip())
+
+
+def _shown(value: object, dumped: object) -> object:
+    if isinstance(value, SecretStr):
+        count = len(split_list(value.get_secret_value()))
+        return f"({count} key{'' if count == 1 else 's'})" if count else ""
+    return dumped

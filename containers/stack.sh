@@ -37,6 +37,26 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# -- keys before exposure -----------------------------------------------------------------
+setting() {  # setting NAME: from the environment, else from .env (Compose reads both)
+    if [ -n "${!1+x}" ]; then
+        printf '%s' "${!1}"
+    elif [ -f .env ]; then
+        sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" .env | tail -n 1 \
+            | sed -e 's/^"\(.*\)"$/\1/' -e "s/^'\(.*\)'\$/\1/"
+    fi
+}
+
+refuse_unprotected_bind() {  # the ports published beyond loopback need keys (README, Security)
+    local host
+    host=$(setting LAMBDA_BIND_HOST)
+    case ${host:-127.0.0.1} in
+        127.*|localhost|::1|"[::1]") return ;;
+    esac
+    [ -n "$(setting LAMBDA_INGEST_KEYS)$(setting LAMBDA_READ_KEYS)$(setting LAMBDA_ADMIN_KEYS)" ] \
+        || die "LAMBDA_BIND_HOST=$host publishes the APIs to other machines, and no API key is set: set LAMBDA_INGEST_KEYS, LAMBDA_READ_KEYS or LAMBDA_ADMIN_KEYS (comma-separated keys; see README, Security), or bind 127.0.0.1"
+}
+
 # -- the engine and Compose -------------------------------------------------------------
 ensure_engine() {
     command -v docker >/dev/null || apt_install docker.io iptables
@@ -165,6 +185,7 @@ build_images() {
 
 # -- commands ----------------------------------------------------------------------------
 cmd_up() {
+    refuse_unprotected_bind
     ensure_engine
     ensure_compose
     build_images

@@ -6,14 +6,19 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from common.docs import ASSETS_PREFIX, DOCS_PAGE, mount_docs
 from common.lifecycle import freeze_startup_objects, run_http_service
 from common.monitoring import instrument
 from common.processes import exit_with_parent
+from common.security import INGEST_PATHS, Policy, policy_for, secure
 from common.views import Catalog, load_catalog
+from ingest.body import NDJSON_TYPES
 from ingest.publisher import Publisher
 from ingest.routes import events, health
 from ingest.settings import IngestSettings
 from ingest.state import IngestState
+
+EVENTS_PATH = "/events"
 
 
 def create_app(settings: IngestSettings | None = None, catalog: Catalog | None = None) -> FastAPI:
@@ -31,14 +36,30 @@ def create_app(settings: IngestSettings | None = None, catalog: Catalog | None =
         yield
         publisher.close()
 
-    app = FastAPI(title="Lambda ingest API", lifespan=lifespan)
+    app = FastAPI(title="Lambda ingest API", lifespan=lifespan, docs_url=None, redoc_url=None)
     numeric_fields = catalog.numeric_fields_by_type()
     app.include_router(
         events.build_router(numeric_fields, settings.max_events, settings.max_body_bytes)
     )
     app.include_router(health.router)
+    mount_docs(app)
     instrument(app)
+    secure(app, ingest_policy(settings))
     return app
+
+
+def ingest_policy(settings: IngestSettings) -> Policy:
+    """Keys, names and media types of the ingest API: an ingest key may post events, and
+    ``POST /events`` takes JSON or NDJSON only (a browser may send ``text/plain`` anywhere
+    without a preflight; JSON it must ask for)."""
+    return policy_for(
+        "ingest",
+        settings,
+        ingest_paths=INGEST_PATHS,
+        content_types={("POST", EVENTS_PATH): ["application/json", *NDJSON_TYPES]},
+        pages=[DOCS_PAGE],
+        public_prefixes=[ASSETS_PREFIX],
+    )
 
 
 def main() -> int:

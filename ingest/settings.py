@@ -8,9 +8,6 @@ from common.settings import CommonSettings
 class IngestSettings(CommonSettings):
     """Environment variables of the ingest API (prefix ``LAMBDA_``)."""
 
-    ingest_host: str = Field(
-        default="127.0.0.1", description="the address ingest listens on (0.0.0.0 in containers)"
-    )
     ingest_port: int = Field(default=8000, ge=1, le=65535, description="the ingest API's port")
     ingest_processes: int = Field(
         default=1, ge=1, le=32, description="worker processes answering on the one port"
@@ -28,4 +25,4 @@ class IngestSettings(CommonSettings):
 
     def listen(self) -> tuple[str, int, int]:
         """Host, port and number of worker processes (common.lifecycle.HttpSettings)."""
-        return self.ingest_host, self.ingest_port, self.ingest_processes
+        return self.bind_host, self.ingest_port, self.ingest_processes

@@ -37,8 +37,11 @@ def split_address(bootstrap: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def start_broker(bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
-    """Start Tansu on the bootstrap address (memory storage) and wait until it listens.
+def start_broker(
+    bootstrap: str, log_path: Path, bind_host: str = "127.0.0.1"
+) -> subprocess.Popen[bytes]:
+    """Start Tansu (memory storage) listening on ``bind_host`` at the bootstrap address's
+    port, advertising the bootstrap address, and wait until it listens.
 
     It dies with this process (see ``runner.processes.spawn``); ``log_path`` is in the run
     directory it belongs to.
@@ -50,6 +53,7 @@ def start_broker(bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
             "LAMBDA_KAFKA_BOOTSTRAP, or set LAMBDA_LOCAL_BROKER=0 to use that broker"
         )
     url = f"tcp://{host}:{port}"
+    listen = f"tcp://{_bracketed(bind_host)}:{port}"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log_file:
         process = spawn(
@@ -57,7 +61,7 @@ def start_broker(bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
                 str(tansu_binary()),
                 "broker",
                 "--listener-url",
-                url,
+                listen,
                 "--advertised-listener-url",
                 url,
             ],
@@ -76,3 +80,8 @@ def start_broker(bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
             raise BrokerError(f"the broker did not listen on {host}:{port} within 15 s")
         time.sleep(0.05)
     return process
+
+
+def _bracketed(host: str) -> str:
+    """An IPv6 address in brackets, as a URL writes it."""
+    return f"[{host.strip('[]')}]" if ":" in host else host

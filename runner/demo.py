@@ -15,7 +15,7 @@ from pydantic import Field
 
 from common.settings import CommonSettings
 from common.timeutil import now_ms
-from runner.client import wait_caught_up
+from runner.client import ApiKeys, wait_caught_up
 
 PAGES = ["/", "/search", "/product/1", "/product/2", "/product/3", "/cart", "/checkout"]
 COUNTRIES = ["NL", "DE", "FR", "BE", "ES", "IT", "US", "GB"]
@@ -50,25 +50,33 @@ def generate(count: int, rng: random.Random) -> list[dict[str, Any]]:
 
 def main() -> int:
     settings = DemoSettings()
-    ingest = f"http://127.0.0.1:{settings.ingest_port}"
-    serving = f"http://127.0.0.1:{settings.serving_port}"
+    ingest = f"http://{settings.client_host}:{settings.ingest_port}"
+    serving = f"http://{settings.client_host}:{settings.serving_port}"
     rng = random.Random()
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, auth=ApiKeys(settings)) as client:
         try:
             if settings.demo_seconds:
                 posted = _steady_load(client, ingest, serving, settings, rng)
             else:
                 posted = _post(client, ingest, generate(settings.demo_events, rng))
         except httpx.HTTPError as exc:
-            print(
-                f"error: cannot talk to {ingest} or {serving} ({exc}); is `make run` running?",
-                file=sys.stderr,
-            )
+            print(f"error: {_why(exc, ingest, serving)}", file=sys.stderr)
             return 1
         print(f"posted {posted} events to {ingest}/events")
         answer = wait_caught_up(client, serving, "revenue_by_country", {"granularity": "day"})
     _print_table(answer)
     return 0
+
+
+def _why(exc: httpx.HTTPError, ingest: str, serving: str) -> str:
+    """One line on why the demo could not talk to the pipeline."""
+    if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in (401, 403):
+        return (
+            f"{exc.request.url} answered {exc.response.status_code}: the pipeline needs an API "
+            "key; set LAMBDA_API_KEY (or the LAMBDA_INGEST_KEYS, LAMBDA_READ_KEYS or "
+            "LAMBDA_ADMIN_KEYS the pipeline has)"
+        )
+    return f"cannot talk to {ingest} or {serving} ({exc}); is `make run` running?"
 
 
 def _post(client: httpx.Client, ingest: str, events: list[dict[str, Any]]) -> int:

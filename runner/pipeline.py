@@ -10,11 +10,12 @@ from contextlib import ExitStack
 
 from pydantic import ValidationError
 
-from common.errors import LambdaError
+from common.errors import LambdaError, SecurityError
 from common.lake import Lake
 from common.lifecycle import stop_event_on_signals
 from common.locks import exclusive
 from common.logs import setup_logging
+from common.security import refuse_unprotected_bind
 from common.views import load_catalog
 from runner.broker import BROKER_COMMAND, start_broker
 from runner.processes import clear_leftovers
@@ -68,6 +69,9 @@ class Pipeline:
 
     def start(self) -> None:
         log.info("starting with %s", self.settings.describe())
+        refusal = refuse_unprotected_bind(self.settings)
+        if refusal is not None:
+            raise SecurityError(refusal)
         load_catalog(self.settings.views_file)  # an invalid views file stops everything here
         self.lake.ensure()
         # One runner per data directory; what a killed one left behind goes before we start.
@@ -81,7 +85,9 @@ class Pipeline:
         if not self.settings.local_broker:
             log.info("using the broker at %s", self.settings.kafka_bootstrap)
             return
-        self.broker = start_broker(self.settings.kafka_bootstrap, self.lake.run / "broker.log")
+        self.broker = start_broker(
+            self.settings.kafka_bootstrap, self.lake.run / "broker.log", self.settings.bind_host
+        )
         self.lake.pid_file("broker").write_text(f"{self.broker.pid}\n")
         log.info(
             "started the bundled broker at %s (pid %d)",
@@ -112,11 +118,11 @@ class Pipeline:
 
     @property
     def ingest_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.ingest_port}"
+        return f"http://{self.settings.client_host}:{self.settings.ingest_port}"
 
     @property
     def serving_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.serving_port}"
+        return f"http://{self.settings.client_host}:{self.settings.serving_port}"
 
     def watch(self, stop: threading.Event) -> None:
         """Restart what dies, the broker included, until ``stop`` is set."""

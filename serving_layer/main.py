@@ -10,18 +10,20 @@ import duckdb
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from common.docs import ASSETS_PREFIX, DOCS_PAGE, mount_docs
 from common.errors import LakeError
 from common.lake import Lake
 from common.lifecycle import freeze_startup_objects, run_http_service
 from common.monitoring import instrument
 from common.processes import exit_with_parent
+from common.security import Policy, policy_for, secure
 from common.views import Catalog, load_catalog
 from serving_layer.allow import answer_405_with_every_method
 from serving_layer.monitor import Monitor
 from serving_layer.reduced_cache import ReducedCache
 from serving_layer.rejected import RejectedIndex
 from serving_layer.routes import batch_runs, health, status, views
-from serving_layer.routes.dashboard import mount_dashboard
+from serving_layer.routes.dashboard import ASSETS_PATH, DASHBOARD_PAGE, mount_dashboard
 from serving_layer.settings import ServingSettings
 from serving_layer.sources import LagProbe
 from serving_layer.state import ServingState
@@ -58,15 +60,17 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
         probe.close()
         connection.close()
 
-    app = FastAPI(title="Lambda serving layer", lifespan=lifespan)
+    app = FastAPI(title="Lambda serving layer", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.include_router(views.router)
     app.include_router(health.router)
     app.include_router(status.router)
     mount_dashboard(app)
+    mount_docs(app)
     instrument(app)
     app.include_router(batch_runs.router)
     document_views(app, catalog, settings.serving_max_rows)
     answer_405_with_every_method(app)
+    secure(app, serving_policy(settings))
 
     @app.exception_handler(LakeError)
     async def lake_error(request: Request, exc: LakeError) -> JSONResponse:
@@ -74,6 +78,18 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
     return app
+
+
+def serving_policy(settings: ServingSettings) -> Policy:
+    """Keys and names of the serving layer: a read key reads, an admin key also starts batch
+    runs. The pages (the dashboard, /docs) and their files load without a key, and ask for
+    one when the data they fetch is refused."""
+    return policy_for(
+        "serving",
+        settings,
+        pages=[DASHBOARD_PAGE, DOCS_PAGE],
+        public_prefixes=[ASSETS_PATH, ASSETS_PREFIX],
+    )
 
 
 def main() -> int:

@@ -8,9 +8,6 @@ from common.settings import CommonSettings
 class ServingSettings(CommonSettings):
     """Environment variables of the serving layer (prefix ``LAMBDA_``)."""
 
-    serving_host: str = Field(
-        default="127.0.0.1", description="the address serving listens on (0.0.0.0 in containers)"
-    )
     serving_port: int = Field(default=8001, ge=1, le=65535, description="the serving API's port")
     serving_processes: int = Field(
         default=1, ge=1, le=32, description="worker processes answering on the one port"
@@ -34,4 +31,4 @@ class ServingSettings(CommonSettings):
 
     def listen(self) -> tuple[str, int, int]:
         """Host, port and number of worker processes (common.lifecycle.HttpSettings)."""
-        return self.serving_host, self.serving_port, self.serving_processes
+        return self.bind_host, self.serving_port, self.serving_processes

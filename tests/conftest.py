@@ -12,3 +12,13 @@ def lake(tmp_path) -> Lake:
     lake.ensure()
     lake.start_generation()
     return lake
+
+
+@pytest.fixture(autouse=True)
+def _answer_the_test_client(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apps built in unit tests answer Starlette's TestClient, whose Host is ``testserver``
+    (the services answer only their own names: ``common.security``)."""
+    if request.node.get_closest_marker("integration") is None:
+        monkeypatch.setenv("LAMBDA_ALLOWED_HOSTS", "testserver")

@@ -1,6 +1,7 @@
 "use strict";
 // The live dashboard: every 2 s it asks the serving layer for GET /status, GET /batch/runs and
-// the chosen view (its batch part and its speed part), and redraws. Plain DOM and SVG.
+// the chosen view (its batch part and its speed part), and redraws. Plain DOM and SVG; no
+// inline script or style (the page's Content-Security-Policy allows only its own files).
 //
 // Every number shown from /status carries data-stage (or data-freshness), data-field and
 // data-value (the raw value, as JSON), and #dashboard carries the generated_at of the status
@@ -74,12 +75,13 @@
   }
 
   async function fetchJson(url, options) {
-    // A request that hangs must not stop the refresh loop: give up after 10 s.
-    const response = await fetch(url, {
+    // A request that hangs must not stop the refresh loop: give up after 10 s. With keys set,
+    // the tab's key goes along, and a 401 shows the form asking for one (api-key.js).
+    const response = await window.lambdaApiKey.fetch(url, () => ({
       cache: "no-store",
       signal: AbortSignal.timeout(10000),
       ...options,
-    });
+    }));
     const text = await response.text();
     let body;
     try {

@@ -8,6 +8,8 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
 ASSETS = Path(__file__).resolve().parent.parent / "dashboard"
+DASHBOARD_PAGE = "/"
+ASSETS_PATH = "/dashboard/"
 MEDIA_TYPES = {
     "dashboard.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
@@ -34,5 +36,5 @@ def asset(name: str) -> FileResponse:
 
 def mount_dashboard(app: FastAPI) -> None:
     """The page and its assets, on the app itself (so a 405 names their methods too)."""
-    for path, endpoint in (("/", dashboard), ("/dashboard/{name}", asset)):
+    for path, endpoint in ((DASHBOARD_PAGE, dashboard), (ASSETS_PATH + "{name}", asset)):
         app.add_api_route(path, endpoint, methods=["GET", "HEAD"], include_in_schema=False)

@@ -53,3 +53,25 @@ def test_unreachable_broker_is_unhealthy():
 def test_usage_error_exits_2(capsys):
     assert main([]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_an_http_check_sends_a_read_key_when_keys_are_set(monkeypatch):
+    seen: list[str | None] = []
+
+    class Keyed(_Handler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("authorization"))
+            super().do_GET()
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Keyed)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/health"
+        monkeypatch.setenv("LAMBDA_READ_KEYS", "rd-1, rd-2")
+        assert main([url]) == 0
+        monkeypatch.delenv("LAMBDA_READ_KEYS")
+        assert main([url]) == 0
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert seen == ["Bearer rd-1", None]

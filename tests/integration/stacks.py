@@ -19,6 +19,7 @@ import httpx
 
 from common.lake import Lake
 from common.views import Catalog
+from runner.client import ApiKeys
 from runner.launcher import ROOT, launched
 
 PUBLISHED_RE = re.compile(r"batch version (\S+) published")
@@ -39,11 +40,21 @@ def wait_for(condition, timeout_s: float, what: str, interval_s: float = 0.1) ->
 class Pipeline:
     """A running pipeline and the ways a test talks to it."""
 
-    def __init__(self, ingest_url: str, serving_url: str, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        ingest_url: str,
+        serving_url: str,
+        catalog: Catalog,
+        keys_env: dict[str, str] | None = None,
+    ) -> None:
         self.ingest_url = ingest_url
         self.serving_url = serving_url
         self.catalog = catalog
-        self.client = httpx.Client(timeout=30)
+        # With keys set (LAMBDA_*_KEYS in the pipeline's environment), every request carries
+        # the key it needs, as `make demo` sends it; a request with its own Authorization
+        # header keeps that one.
+        self.keys = ApiKeys.from_env(os.environ if keys_env is None else keys_env)
+        self.client = httpx.Client(timeout=30, auth=self.keys)
 
     def post(
         self, body: Any = None, *, content: bytes | None = None, headers=None
@@ -188,6 +199,7 @@ def local_pipeline(
             ingest_url=running.ingest_url,
             serving_url=running.serving_url,
             catalog=catalog,
+            keys_env=running.env,
         )
         try:
             yield handle

@@ -11,6 +11,7 @@ import pytest
 from stacks import wait_for
 
 from runner.broker import start_broker
+from runner.client import ApiKeys
 from runner.launcher import ROOT, free_port
 
 pytestmark = pytest.mark.integration
@@ -50,12 +51,15 @@ def lone_ingest(tmp_path: Path):
 def test_503_with_retry_after_when_the_broker_is_down(lone_ingest):
     url, broker = lone_ingest
     event = {"id": "down-1", "type": "purchase", "amount": 1}
-    assert httpx.post(f"{url}/events", json=event, timeout=30).status_code == 202
+    keys = ApiKeys.from_env(os.environ)  # the keys of the environment ingest runs with
+    assert httpx.post(f"{url}/events", json=event, timeout=30, auth=keys).status_code == 202
 
     broker.kill()
     broker.wait()
     started = time.monotonic()
-    response = httpx.post(f"{url}/events", json=[event, dict(event, id="down-2")], timeout=30)
+    response = httpx.post(
+        f"{url}/events", json=[event, dict(event, id="down-2")], timeout=30, auth=keys
+    )
     elapsed = time.monotonic() - started
     assert response.status_code == 503, response.text
     assert elapsed < 10, f"took {elapsed:.1f}s"

@@ -10,6 +10,10 @@ against the answers the page itself fetched.
 - Once that run has published and more events came after it, the chart of a view stacks bars
   of both colours, and its batch and speed totals are the events posted before and after it.
 
+With keys set (issue 16): the page shows a form asking for a key when the server answers
+401, keeps the key in sessionStorage for the tab, and sends it on every fetch; a reload asks
+no more.
+
 Its own pipeline, not the session's: the batch run it starts would break the tests that need
 the session's pipeline to have had none yet (test_exactness). One Spark run (30-60 s here)."""
 
@@ -22,27 +26,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from browser import chromium
 from conftest import launch
 from events_factory import EventFactory
-from playwright.sync_api import Page, Response, sync_playwright
+from playwright.sync_api import Page, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from stacks import LocalPipeline, wait_for
+from stacks import LocalPipeline
 
 from common.timeutil import now_ms
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT_COPY = Path("/tmp/lambda-dashboard.png")
 STAGE_FIELDS = ("up", "throughput", "lag", "utilisation", "latency_p50", "latency_p99")
 REPLICA_FIELDS = ("up", "throughput", "utilisation")
@@ -76,10 +70,14 @@ SHOWN_JS = """() => {
 }"""
 
 
+ADMIN_KEY = "dashboard-admin-key"  # the page needs a key that may read and start runs
+KEYS = {"LAMBDA_ADMIN_KEYS": ADMIN_KEY, "LAMBDA_READ_KEYS": "dashboard-read-key"}
+
+
 @pytest.fixture(scope="module")
 def own_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
     base = tmp_path_factory.mktemp("dashboard")
-    with launch(base, base / "data") as handle:
+    with launch(base, base / "data", extra_env=KEYS) as handle:
         yield handle
 
 
@@ -135,42 +133,26 @@ class Dashboard:
         return self.page.locator(selector).get_attribute(name)
 
 
-def chromium_pids(profile: Path) -> list[int]:
-    """The processes whose command line names the profile directory: this test's Chromium."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if str(profile).encode() in cmdline.read_bytes():
-                found.append(int(cmdline.parent.name))
-        except OSError:
-            continue
-    return found
-
-
 @pytest.fixture(scope="module")
 def dashboard(
     own_pipeline: LocalPipeline, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Dashboard]:
-    """The dashboard open in headless Chromium, closed (every process of it) at the end."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    """The dashboard open in headless Chromium, given the admin key when it asks for one."""
     profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1200, "height": 900},
-        )
-        try:
-            page = context.pages[0] if context.pages else context.new_page()
-            board = Dashboard(page)
-            page.goto(f"{own_pipeline.serving_url}/")
-            yield board
-        finally:
-            context.close()
-    wait_for(lambda: not chromium_pids(profile), 15, "Chromium to exit")
+    with chromium(profile, bypass_csp=True) as context:
+        page = context.pages[0] if context.pages else context.new_page()
+        board = Dashboard(page)
+        page.goto(f"{own_pipeline.serving_url}/")
+        enter_key(page, ADMIN_KEY)
+        yield board
+
+
+def enter_key(page: Page, key: str) -> None:
+    """Answer the page's key form (shown once a fetch of the page was answered 401)."""
+    page.wait_for_selector("#api-key-form", timeout=30_000)
+    page.fill("#api-key-input", key)
+    page.click("#api-key-submit")
+    page.wait_for_selector("#api-key-form", state="detached", timeout=10_000)
 
 
 def as_shown(raw: str | None) -> Any:
@@ -316,3 +298,26 @@ def test_run_batch_now_and_the_chart_of_both_layers(own_pipeline, dashboard, tmp
     shot = tmp_path / "dashboard.png"
     page.screenshot(path=shot, full_page=True)
     shutil.copyfile(shot, SCREENSHOT_COPY)
+
+
+def test_the_key_is_kept_for_the_tab_and_sent_on_every_fetch(own_pipeline, dashboard):
+    page = dashboard.page
+    assert page.evaluate("sessionStorage.getItem('lambda-api-key')") == ADMIN_KEY
+    sent: list[str | None] = []
+    page.on(
+        "request",
+        lambda request: (
+            sent.append(request.headers.get("authorization"))
+            if urlsplit(request.url).path == "/status"
+            else None
+        ),
+    )
+    page.reload()
+    dashboard.wait_until(
+        "document.getElementById('dashboard').dataset.generatedAt",
+        "the reloaded page to show a status",
+        SHOWN_TIMEOUT_S,
+    )
+    assert page.locator("#api-key-form").count() == 0  # not asked again
+    assert sent and set(sent) == {f"Bearer {ADMIN_KEY}"}
+    assert not dashboard.page_errors

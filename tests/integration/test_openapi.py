@@ -11,6 +11,9 @@ another broker and data directory, which this module's fixture starts and stops.
 `schemathesis_hooks.py` adds what the CLI lacks for these documents: an NDJSON serializer, and
 OpenAPI's rule that a concrete path (`/views/revenue_by_country`) is matched before a template
 (`/views/{name}`). Each run is bounded (RUN_TIMEOUT_S); both together take about a minute.
+
+Twice: on a pipeline without keys, and on one with keys (issue 16), where Schemathesis sends
+an admin key with every request and its checks include that a request without it is refused.
 """
 
 import json
@@ -33,14 +36,21 @@ EXAMPLES = 50
 RUN_TIMEOUT_S = 150
 
 
-@pytest.fixture(scope="module")
-def own_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
+ADMIN_KEY = "schemathesis-admin-key"
+KEYS = {"LAMBDA_ADMIN_KEYS": ADMIN_KEY, "LAMBDA_READ_KEYS": "schemathesis-read-key"}
+
+
+@pytest.fixture(scope="module", params=["without keys", "with keys"])
+def own_pipeline(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalPipeline]:
     base = tmp_path_factory.mktemp("openapi")
-    with launch(base, base / "data") as handle:
+    extra_env = KEYS if request.param == "with keys" else None
+    with launch(base, base / "data", extra_env=extra_env) as handle:
         yield handle
 
 
-def schemathesis_run(base_url: str, report: Path) -> tuple[dict, str]:
+def schemathesis_run(base_url: str, report: Path, key: str | None = None) -> tuple[dict, str]:
     """`schemathesis run` on a service's /openapi.json; its JSON report and its output."""
     command = [
         sys.executable,
@@ -53,6 +63,7 @@ def schemathesis_run(base_url: str, report: Path) -> tuple[dict, str]:
         "--request-timeout=10",
         "--report=json",
         f"--report-json-path={report}",
+        *([f"--header=Authorization: Bearer {key}"] if key else []),
     ]
     # Run in the report's directory: Schemathesis keeps its example database there.
     env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "PYTHONPATH": str(ROOT)}
@@ -83,7 +94,8 @@ def _excerpt(output: str) -> str:
 def test_service_keeps_to_its_openapi(own_pipeline, tmp_path, service):
     started = time.monotonic()
     url = own_pipeline.ingest_url if service == "ingest" else own_pipeline.serving_url
-    report, output = schemathesis_run(url, tmp_path / "report.json")
+    key = ADMIN_KEY if "LAMBDA_ADMIN_KEYS" in own_pipeline.env() else None
+    report, output = schemathesis_run(url, tmp_path / "report.json", key)
     took = time.monotonic() - started
     sys.stderr.write(f"schemathesis on {service}: {took:.1f}s\n")
     assert report["failures"] == [], output

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 def scrape(pipeline, service: str) -> str:
     port = pipeline.env()[f"LAMBDA_{service.upper()}_METRICS_PORT"]
-    response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10, auth=pipeline.keys)
     assert response.status_code == 200
     return response.text
 
