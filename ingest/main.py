@@ -10,6 +10,7 @@ from common.lifecycle import freeze_startup_objects, run_http_service
 from common.monitoring import instrument
 from common.processes import exit_with_parent
 from common.views import Catalog, load_catalog
+from ingest.broker_watch import BrokerWatch
 from ingest.publisher import Publisher
 from ingest.routes import events, health
 from ingest.settings import IngestSettings
@@ -24,11 +25,13 @@ def create_app(settings: IngestSettings | None = None, catalog: Catalog | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         publisher = Publisher(settings, settings.ack_timeout_seconds)
+        broker = BrokerWatch(settings.kafka_bootstrap).start()
         app.state.ingest = IngestState(
-            settings, catalog, catalog.numeric_fields_by_type(), publisher
+            settings, catalog, catalog.numeric_fields_by_type(), publisher, broker
         )
         freeze_startup_objects()  # in each worker process
         yield
+        broker.stop()
         publisher.close()
 
     app = FastAPI(title="Lambda ingest API", lifespan=lifespan)

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from common.views import Catalog
+from ingest.broker_watch import BrokerWatch
 from ingest.publisher import Publisher
 from ingest.settings import IngestSettings
 
@@ -16,6 +17,7 @@ class IngestState:
     catalog: Catalog
     numeric_fields: dict[str, set[str]]
     publisher: Publisher
+    broker: BrokerWatch
 
 
 def get_state(request: Request) -> IngestState:
