@@ -2,10 +2,10 @@
 
 from pydantic import Field
 
-from common.settings import CommonSettings
+from common.settings import HttpServiceSettings
 
 
-class IngestSettings(CommonSettings):
+class IngestSettings(HttpServiceSettings):
     """Environment variables of the ingest API (prefix ``LAMBDA_``)."""
 
     ingest_host: str = "127.0.0.1"
