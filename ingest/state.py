@@ -20,7 +20,9 @@ class IngestState:
     broker: BrokerWatch
 
 
-def get_state(request: Request) -> IngestState:
+async def get_state(request: Request) -> IngestState:
+    """Async, so that resolving it never takes a thread (they may all be waiting on the
+    broker)."""
     return request.app.state.ingest
 
 

@@ -100,8 +100,8 @@ def test_spark_views_equal_the_speed_layers_views(tmp_path):
         python_file = tmp_path / f"{view.name}.parquet"
         pq.write_table(speed.views[view.name].to_table(), python_file)
         spec = spec_of(view, max_rows=10**6)
-        from_spark = merge_rows(connection, spec, spark_files)
-        from_python = merge_rows(connection, spec, [python_file])
+        from_spark = merge_rows(connection, spec, spark_files).rows
+        from_python = merge_rows(connection, spec, [python_file]).rows
         assert len(from_spark) == len(from_python) > 10
         for a, b in zip(from_spark, from_python, strict=True):
             for key, value in a.items():

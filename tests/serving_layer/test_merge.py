@@ -66,7 +66,7 @@ def state_file(path, view, events):
 
 def query(files, view=SALES, **params):
     spec = spec_of(view, **params)
-    return merge_rows(duckdb.connect(), spec, files)
+    return merge_rows(duckdb.connect(), spec, files).rows
 
 
 def expected_rows(
@@ -528,7 +528,7 @@ def test_a_reduced_batch_side_holds_one_sketch_per_group(events, two_files):
     reduced = reduce_states(connection, spec, [two_files[0]])
     assert reduced.num_rows == 1
     assert reduced.column("buyers__hll").type == pa.binary()
-    merged = merge_rows(connection, spec, [two_files[1]], [reduced])
+    merged = merge_rows(connection, spec, [two_files[1]], [reduced]).rows
     expected = expected_rows(events, granularity="day", group_by=())
     assert merged[0]["orders"] == expected[0]["orders"]
     assert abs(merged[0]["buyers"] - expected[0]["buyers"]) <= 0.03 * expected[0]["buyers"]
