@@ -1,8 +1,9 @@
 """Checking a POST /events request whole: parsed, validated and encoded as Kafka records.
 
 It is CPU work bounded by the request's size (the body is at most ``max_body_bytes``, the
-problems listed at most ``MAX_PROBLEMS``), and the route runs it off the event loop, so one
-large request never delays the others (``GET /health`` among them).
+problems listed at most ``MAX_PROBLEMS``), and the route runs it off the event loop
+(``ingest.check_pool``), so one large request never delays the others (``GET /health``
+among them).
 """
 
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ class Refused(LambdaError):
         self.body = body
         self.outcome = outcome
         self.events = events
+
+    def __reduce__(self) -> tuple[type["Refused"], tuple[int, dict[str, Any], str, int]]:
+        """As it was made (it crosses from a worker process)."""
+        return Refused, (self.status, self.body, self.outcome, self.events)
 
 
 def too_large(message: str, index: int | None = None, events: int = 0) -> Refused:

@@ -11,6 +11,7 @@ from common.monitoring import instrument
 from common.processes import exit_with_parent
 from common.views import Catalog, load_catalog
 from ingest.broker_watch import BrokerWatch
+from ingest.check_pool import CheckPool
 from ingest.publisher import Publisher
 from ingest.routes import events, health
 from ingest.settings import IngestSettings
@@ -26,11 +27,13 @@ def create_app(settings: IngestSettings | None = None, catalog: Catalog | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         publisher = Publisher(settings, settings.ack_timeout_seconds)
         broker = BrokerWatch(settings.kafka_bootstrap).start()
+        checker = CheckPool(settings.ingest_check_processes)
         app.state.ingest = IngestState(
-            settings, catalog, catalog.numeric_fields_by_type(), publisher, broker
+            settings, catalog, catalog.numeric_fields_by_type(), publisher, broker, checker
         )
         freeze_startup_objects()  # in each worker process
         yield
+        checker.close()
         broker.stop()
         publisher.close()
 

@@ -13,6 +13,12 @@ class IngestSettings(HttpServiceSettings):
     ingest_processes: int = Field(
         default=1, ge=1, le=32, description="worker processes answering on the one port"
     )
+    ingest_check_processes: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="worker processes (per ingest process) that check large requests",
+    )
     max_events: int = Field(default=10_000, ge=1, description="events per request")
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1, description="bytes per request")
     ack_timeout_seconds: float = Field(

@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 
 from common.views import Catalog
 from ingest.broker_watch import BrokerWatch
+from ingest.check_pool import CheckPool
 from ingest.publisher import Publisher
 from ingest.settings import IngestSettings
 
@@ -18,6 +19,7 @@ class IngestState:
     numeric_fields: dict[str, set[str]]
     publisher: Publisher
     broker: BrokerWatch
+    checker: CheckPool
 
 
 async def get_state(request: Request) -> IngestState:

@@ -10,7 +10,8 @@ from prometheus_client import Counter, Histogram
 
 from common.errors import BrokerError
 from common.timeutil import now_ms
-from ingest.checking import Refused, check_request, too_large
+from ingest.check_pool import CheckerGone
+from ingest.checking import Refused, too_large
 from ingest.openapi import RESPONSES, request_body
 from ingest.publisher import EventTooLarge
 from ingest.state import StateDep
@@ -51,8 +52,7 @@ async def post_events(request: Request, state: StateDep) -> JSONResponse:
     settings = state.settings
     try:
         body = await _read_body(request, settings.max_body_bytes)
-        checked = await run_in_threadpool(
-            check_request,
+        checked = await state.checker.check(
             body,
             request.headers.get("content-type", ""),
             state.numeric_fields,
@@ -63,6 +63,12 @@ async def post_events(request: Request, state: StateDep) -> JSONResponse:
         if exc.events:
             EVENTS.labels(exc.outcome).inc(exc.events)
         return JSONResponse(exc.body, status_code=exc.status)
+    except CheckerGone as exc:
+        return JSONResponse(
+            {"detail": str(exc)},
+            status_code=503,
+            headers={"Retry-After": str(settings.retry_after_seconds)},
+        )
     ids = checked.ids
     started = time.perf_counter()
     try:
