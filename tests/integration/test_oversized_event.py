@@ -13,8 +13,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.stack]
 
 
 def purchase(event_id: str, stamp: int, **props: object) -> dict[str, object]:
-    return {"type": "purchase", "id": event_id, "ts": stamp, "country": "oversize-probe",
-            "amount": 1, "user_id": "u-oversize", **props}  # fmt: skip
+    fields = {"country": "oversize-probe", "amount": 1, "user_id": "u-oversize", **props}
+    return {"type": "purchase", "id": event_id, "ts": stamp, **fields}
 
 
 def archived_ids(pipeline, ids: list[str]) -> set[str]:
