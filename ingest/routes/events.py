@@ -65,7 +65,7 @@ async def post_events(request: Request, state: StateDep) -> JSONResponse:
         return JSONResponse(exc.body, status_code=exc.status)
     except CheckerGone as exc:
         return JSONResponse(
-            {"detail": str(exc)},
+            {"detail": f"{exc}; retry the request", "ids": []},
             status_code=503,
             headers={"Retry-After": str(settings.retry_after_seconds)},
         )
