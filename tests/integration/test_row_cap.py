@@ -17,13 +17,14 @@ from common.timeutil import now_ms
 pytestmark = pytest.mark.integration
 
 GROUPS = 12_000
-MAX_ROWS = 10_000  # the default
+MAX_ROWS = 10_000
 
 
 @pytest.fixture(scope="module")
 def wide(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
     base = tmp_path_factory.mktemp("row-cap")
-    with launch(base, base / "data") as handle:
+    default = {"LAMBDA_SERVING_MAX_ROWS": str(MAX_ROWS)}  # which the other tests' pipelines raise
+    with launch(base, base / "data", extra_env=default) as handle:
         stamp = now_ms()
         events = [
             {"type": "purchase", "id": f"cap-{i}", "ts": stamp, "country": f"c{i:05d}"}

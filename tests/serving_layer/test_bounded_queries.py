@@ -127,3 +127,9 @@ def test_a_query_past_its_timeout_answers_503_with_retry_after(lake):
         assert answer.headers["Retry-After"] == "3"
         assert "longer than" in answer.json()["detail"]
         assert http.get("/health").status_code == 200
+
+
+def test_the_contract_defaults():
+    settings = ServingSettings()
+    assert settings.serving_max_rows == 10_000
+    assert settings.serving_query_timeout_s == 10
