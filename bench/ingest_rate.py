@@ -54,7 +54,7 @@ def producer_rate(settings: CommonSettings, seconds: float) -> float:
     producer = make_producer(settings)
     now = int(time.time() * 1000)
     batches = [
-        validate_events(body, {}, now)[0]  # what ingest makes of the same request
+        validate_events(body, {}, now).events  # what ingest makes of the same request
         for body in (page_views(REQUEST_EVENTS, now) for _ in range(8))
     ]
 

@@ -48,7 +48,7 @@ def produce(settings: CommonSettings, count: int) -> None:
     """``count`` page views, keyed by id as ingest does."""
     producer = make_producer(settings, acks=1, linger_ms=20, enable_idempotence=False)
     now = int(time.time() * 1000)
-    events, _ = validate_events(page_views(count, now), {}, now)  # as ingest makes them
+    events = validate_events(page_views(count, now), {}, now).events  # as ingest makes them
     for event in events:
         producer.send(settings.topic, key=event.id.encode(), value=event.encode())
     producer.flush()

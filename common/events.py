@@ -17,6 +17,15 @@ MAX_PROPERTY_NAME_LENGTH = 256
 RESERVED_FIELDS = ("type", "id", "ts")
 RESERVED_TYPE_PREFIX = "_"
 """Types that begin with it are the platform's own; no event may have one."""
+MAX_PROBLEMS = 100
+"""Problems an answer lists; the others are only counted."""
+MAX_RECORD_BYTES = 1024 * 1024
+"""Apache Kafka's default limit on a record (the producer's ``max.request.size``; the
+broker's ``message.max.bytes`` is 12 bytes more): an event must fit, or a real broker would
+refuse it after the request's other events were written."""
+RECORD_OVERHEAD_BYTES = 61 + 21 + 5 + 5
+"""What Kafka adds to a record's key and value when it sizes it (a batch header, the record's
+own header, the key's and value's lengths at their largest), as its producer estimates it."""
 
 Scalar = str | int | float | bool | None
 
@@ -37,6 +46,11 @@ class Event:
     def encode(self) -> bytes:
         """The Kafka record value."""
         return orjson.dumps({"id": self.id, "type": self.type, "ts": self.ts, "props": self.props})
+
+
+def record_size(key: bytes, value: bytes) -> int:
+    """The size of a record as Kafka's producer reckons it against ``MAX_RECORD_BYTES``."""
+    return RECORD_OVERHEAD_BYTES + len(key) + len(value)
 
 
 @dataclass(frozen=True)
@@ -92,21 +106,37 @@ def _flatten_record(record: Any) -> dict[str, Any]:
     return {**props, **{k: record.get(k) for k in RESERVED_FIELDS}}
 
 
+@dataclass(frozen=True)
+class Validation:
+    """A request's events, or (when any is invalid) none and its first problems."""
+
+    events: list[Event]
+    problems: list[Problem]
+    """At most ``max_problems`` of them, in request order."""
+    total: int
+    """Every problem found, listed or not."""
+
+
 def validate_events(
     raw_events: list[Any],
     numeric_fields: dict[str, set[str]],
     received_ms: int,
-) -> tuple[list[Event], list[Problem]]:
-    """Validate every event of a request; return the events, or every problem found."""
+    max_problems: int = MAX_PROBLEMS,
+) -> Validation:
+    """Validate every event of a request: its events, or its first problems and their count.
+    The work is bounded by the request's size: an event with too many properties is one
+    problem, its properties are not checked one by one."""
     events: list[Event] = []
     problems: list[Problem] = []
+    total = 0
     for index, raw in enumerate(raw_events):
         found = _check_event(index, raw, numeric_fields)
         if found:
-            problems.extend(found)
-        elif not problems:
+            problems.extend(found[: max_problems - len(problems)])
+            total += len(found)
+        elif not total:
             events.append(_build_event(raw, received_ms))
-    return ([] if problems else events), problems
+    return Validation([] if total else events, problems, total)
 
 
 def _check_event(index: int, raw: Any, numeric_fields: dict[str, set[str]]) -> list[Problem]:
@@ -120,7 +150,7 @@ def _check_event(index: int, raw: Any, numeric_fields: dict[str, set[str]]) -> l
     properties = [(f, v) for f, v in raw.items() if f not in RESERVED_FIELDS]
     if len(properties) > MAX_PROPERTIES:
         message = f"an event has at most {MAX_PROPERTIES:,} properties, got {len(properties):,}"
-        problems.append(Problem(index, None, message))
+        return [*problems, Problem(index, None, message)]
     for field, value in properties:
         problem = _check_property(index, field, value, field in numeric)
         if problem:

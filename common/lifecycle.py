@@ -104,6 +104,10 @@ class HttpSettings(Protocol):
         """Host, port and number of worker processes."""
         ...
 
+    def uvicorn_options(self) -> dict[str, Any]:
+        """Limits for uvicorn.Config: concurrency, keep-alive and shutdown timeouts."""
+        ...
+
 
 S = TypeVar("S", bound=HttpSettings)
 
@@ -131,7 +135,10 @@ def run_http_service(
             # uvicorn installs its handlers while it serves, then restores ours (which only
             # set the stop event) and re-sends the signal: the process returns here and its
             # beacon says it stopped cleanly. A signal from before it served stops it too.
-            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+            config = uvicorn.Config(
+                app, host=host, port=port, log_level="warning", **settings.uvicorn_options()
+            )
+            server = uvicorn.Server(config)
             _when_stopped(lambda: setattr(server, "should_exit", True))
             server.run()
             return
@@ -145,6 +152,7 @@ def run_http_service(
                 port=port,
                 workers=processes,
                 log_level="warning",
+                **settings.uvicorn_options(),
             )
             supervisor = Multiprocess(config, sockets=[config.bind_socket()])
             _when_stopped(supervisor.should_exit.set)

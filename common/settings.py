@@ -1,9 +1,13 @@
 """Settings every service reads; each service extends them with its own."""
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MAX_HEADER_BYTES = 16 * 1024
+"""A request's line and headers at most (uvicorn's default, set here so it stays)."""
 
 
 class CommonSettings(BaseSettings):
@@ -122,3 +126,28 @@ def _shown(value: object, dumped: object) -> object:
         count = len(split_list(value.get_secret_value()))
         return f"({count} key{'' if count == 1 else 's'})" if count else ""
     return dumped
+
+
+class HttpServiceSettings(CommonSettings):
+    """What bounds an HTTP service's connections (uvicorn's limits), for ingest and serving."""
+
+    http_limit_concurrency: int = Field(
+        default=256,
+        ge=1,
+        description="connections and requests a process holds at once; beyond it, 503",
+    )
+    http_keep_alive_s: float = Field(
+        default=5.0, gt=0, description="how long an idle keep-alive connection is kept"
+    )
+    http_shutdown_s: float = Field(
+        default=10.0, gt=0, description="how long a stop waits for requests under way"
+    )
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        """uvicorn.Config's limits (common.lifecycle.HttpSettings)."""
+        return {
+            "limit_concurrency": self.http_limit_concurrency,
+            "timeout_keep_alive": self.http_keep_alive_s,
+            "timeout_graceful_shutdown": self.http_shutdown_s,
+            "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        }

@@ -246,6 +246,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 cmd_test() {
     export COMPOSE_PROJECT_NAME=lambda-test
     export LAMBDA_VIEWS_FILE=tests/integration/views.yaml LAMBDA_BATCH_INTERVAL=0
+    # The tests compare whole views (over 10,000 groups by the end) with their ground truth.
+    export LAMBDA_SERVING_MAX_ROWS=100000
     LAMBDA_INGEST_PORT=$(free_port) LAMBDA_SERVING_PORT=$(free_port)
     LAMBDA_SPARK_UI_PORT=$(free_port) LAMBDA_KAFKA_BOOTSTRAP=127.0.0.1:$(free_port)
     LAMBDA_PROMETHEUS_PORT=$(free_port)

@@ -13,6 +13,8 @@ from common.processes import exit_with_parent
 from common.security import INGEST_PATHS, Policy, policy_for, secure
 from common.views import Catalog, load_catalog
 from ingest.body import NDJSON_TYPES
+from ingest.broker_watch import BrokerWatch
+from ingest.check_pool import CheckPool
 from ingest.publisher import Publisher
 from ingest.routes import events, health
 from ingest.settings import IngestSettings
@@ -29,11 +31,15 @@ def create_app(settings: IngestSettings | None = None, catalog: Catalog | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         publisher = Publisher(settings, settings.ack_timeout_seconds)
+        broker = BrokerWatch(settings.kafka_bootstrap).start()
+        checker = CheckPool(settings.ingest_check_processes)
         app.state.ingest = IngestState(
-            settings, catalog, catalog.numeric_fields_by_type(), publisher
+            settings, catalog, catalog.numeric_fields_by_type(), publisher, broker, checker
         )
         freeze_startup_objects()  # in each worker process
         yield
+        checker.close()
+        broker.stop()
         publisher.close()
 
     app = FastAPI(title="Lambda ingest API", lifespan=lifespan, docs_url=None, redoc_url=None)

@@ -9,7 +9,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from common.events import MAX_ID_LENGTH, MAX_PROPERTIES, MAX_PROPERTY_NAME_LENGTH
+from common.events import (
+    MAX_ID_LENGTH,
+    MAX_PROBLEMS,
+    MAX_PROPERTIES,
+    MAX_PROPERTY_NAME_LENGTH,
+    MAX_RECORD_BYTES,
+)
 from common.jsonschema import rfc3339
 from common.timeutil import MAX_TS_MS
 from ingest.body import NDJSON_TYPES
@@ -35,13 +41,18 @@ class Problem(BaseModel):
 class Problems(BaseModel):
     """The body is not JSON (400), or an event is invalid (422): nothing was written."""
 
-    detail: list[Problem]
+    detail: list[Problem] = Field(description=f"the first {MAX_PROBLEMS} problems at most")
+    problems: int = Field(description="how many problems there were, listed or not")
 
 
 class TooLargeAnswer(BaseModel):
-    """Over the size limits (events per request or bytes per body)."""
+    """Over the size limits (events per request, bytes per body, or one event over the
+    record limit): nothing was written."""
 
     detail: str
+    index: int | None = Field(
+        description=f"the first event over {MAX_RECORD_BYTES} bytes as a Kafka record, if one"
+    )
 
 
 class Unavailable(BaseModel):
@@ -75,7 +86,10 @@ _RETRY_AFTER = {
 RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": Accepted, "description": "all events acknowledged by the broker"},
     400: {"model": Problems, "description": "the body (or an NDJSON line) is not JSON"},
-    413: {"model": TooLargeAnswer, "description": "over the events or bytes limit"},
+    413: {
+        "model": TooLargeAnswer,
+        "description": "over the events or bytes limit of a request, or of one event",
+    },
     422: {"model": Problems, "description": "an event is invalid, or there is none"},
     503: {"model": Unavailable, "description": "broker timeout", "headers": _RETRY_AFTER},
 }
@@ -144,8 +158,8 @@ def request_body(
         "requestBody": {
             "required": True,
             "description": (
-                f"one event, or up to {max_events} of them in at most {max_body_bytes} bytes "
-                "(413 over that)"
+                f"one event, or up to {max_events} of them in at most {max_body_bytes} bytes, "
+                f"each at most {MAX_RECORD_BYTES} bytes as a Kafka record (413 over that)"
             ),
             "content": {
                 "application/json": {"schema": {"anyOf": [event, events]}},

@@ -7,9 +7,9 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 
 from common.errors import BrokerError, LambdaError
-from common.events import Event
 from common.kafka import make_producer
 from common.settings import CommonSettings
+from ingest.checking import Record
 
 
 class EventTooLarge(LambdaError):
@@ -26,14 +26,15 @@ class Publisher:
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
 
-    def publish(self, events: list[Event]) -> None:
-        """Send every event; return once all are acknowledged, or raise BrokerError."""
+    def publish(self, records: list[Record]) -> None:
+        """Send every record (key, value); return once all are acknowledged, or raise
+        BrokerError."""
         deadline = time.monotonic() + self.ack_timeout_s
         producer = self._connected()
         try:
             # Waiting on this request's own futures (not flush()) keeps concurrent requests
             # from waiting on each other; linger_ms sends the batches.
-            futures = [producer.send(self.topic, key=e.key(), value=e.encode()) for e in events]
+            futures = [producer.send(self.topic, key=key, value=value) for key, value in records]
             for future in futures:
                 future.get(timeout=max(deadline - time.monotonic(), 0.001))
         except (MessageSizeTooLargeError, RecordListTooLargeError) as exc:

@@ -2,15 +2,21 @@
 
 from pydantic import Field
 
-from common.settings import CommonSettings
+from common.settings import HttpServiceSettings
 
 
-class IngestSettings(CommonSettings):
+class IngestSettings(HttpServiceSettings):
     """Environment variables of the ingest API (prefix ``LAMBDA_``)."""
 
     ingest_port: int = Field(default=8000, ge=1, le=65535, description="the ingest API's port")
     ingest_processes: int = Field(
         default=1, ge=1, le=32, description="worker processes answering on the one port"
+    )
+    ingest_check_processes: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="worker processes (per ingest process) that check large requests",
     )
     max_events: int = Field(default=10_000, ge=1, description="events per request (413 beyond)")
     max_body_bytes: int = Field(

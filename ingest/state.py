@@ -6,6 +6,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from common.views import Catalog
+from ingest.broker_watch import BrokerWatch
+from ingest.check_pool import CheckPool
 from ingest.publisher import Publisher
 from ingest.settings import IngestSettings
 
@@ -16,9 +18,13 @@ class IngestState:
     catalog: Catalog
     numeric_fields: dict[str, set[str]]
     publisher: Publisher
+    broker: BrokerWatch
+    checker: CheckPool
 
 
-def get_state(request: Request) -> IngestState:
+async def get_state(request: Request) -> IngestState:
+    """Async, so that resolving it never takes a thread (they may all be waiting on the
+    broker)."""
     return request.app.state.ingest
 
 

@@ -66,7 +66,8 @@ class LaunchError(RuntimeError):
 
 
 def pipeline_env(data_dir: Path, views_file: Path) -> dict[str, str]:
-    """The environment of a pipeline with its own broker on free ports, no batch schedule."""
+    """The environment of a pipeline with its own broker on free ports, no batch schedule,
+    and room for whole views in an answer."""
     return {
         **os.environ,
         "LAMBDA_DATA_DIR": str(data_dir),
@@ -79,6 +80,8 @@ def pipeline_env(data_dir: Path, views_file: Path) -> dict[str, str]:
         "LAMBDA_SCHEDULER_METRICS_PORT": str(free_port()),
         "LAMBDA_BATCH_INTERVAL": "0",
         "LAMBDA_LOCAL_BROKER": "1",
+        # The tests compare whole views (over 10,000 groups by the end) with their truth.
+        "LAMBDA_SERVING_MAX_ROWS": "100000",
     }
 
 

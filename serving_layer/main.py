@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
+import anyio
 import duckdb
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -19,6 +20,7 @@ from common.processes import exit_with_parent
 from common.security import Policy, policy_for, secure
 from common.views import Catalog, load_catalog
 from serving_layer.allow import answer_405_with_every_method
+from serving_layer.deadline import Watchdog
 from serving_layer.monitor import Monitor
 from serving_layer.reduced_cache import ReducedCache
 from serving_layer.rejected import RejectedIndex
@@ -51,11 +53,14 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
             pool,
             ReducedCache(settings.serving_cache_entries),
             RejectedIndex(),
+            anyio.CapacityLimiter(settings.serving_query_threads),
+            Watchdog(),
         )
         monitor = Monitor(app.state.serving.lake, probe).start()
         freeze_startup_objects()  # in each worker process
         yield
         monitor.stop()
+        app.state.serving.watchdog.stop()
         pool.shutdown()
         probe.close()
         connection.close()

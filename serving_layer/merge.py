@@ -1,9 +1,9 @@
 """The merge: batch and speed states combined in DuckDB, distinct counts unioned as sketches."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -13,14 +13,16 @@ from datasketches import hll_sketch, hll_union
 from common.metrics import BUCKET_COLUMN, HLL_LG_K, KINDS, state_columns, view_state_columns
 from common.state_tables import partial_sql, quote, union_sketch_lists
 from common.views import Metric, View
+from serving_layer.deadline import Deadline
 from serving_layer.query_spec import QuerySpec
 
 
-@dataclass(frozen=True)
-class Merged:
-    """Answer rows, and per metric the rows whose value left the range of a float64."""
+class Merged(NamedTuple):
+    """An answer's rows, whether the query had more than it returns (cut at
+    ``spec.row_cap``), and per metric the rows whose value left the range of a float64."""
 
     rows: list[dict[str, Any]]
+    truncated: bool
     overflowed: dict[str, int]
 
 
@@ -29,11 +31,12 @@ def merge(
     spec: QuerySpec,
     files: list[Path],
     reduced: Sequence[pa.Table] = (),
+    deadline: Deadline | None = None,
 ) -> Merged:
     """Answer ``spec`` from state files of one view and tables already reduced by
-    :func:`reduce_states` for the same spec (the batch side)."""
+    :func:`reduce_states` for the same spec (the batch side): at most ``spec.row_cap`` rows."""
     if not files and not reduced:
-        return Merged([], {})
+        return Merged([], truncated=False, overflowed={})
     # One registered table however many parts (registering costs about 0.5 ms a table).
     tables = [pa.concat_tables(reduced, promote_options="permissive")] if reduced else []
     sql, params = _sql(spec, files, len(tables))
@@ -41,28 +44,21 @@ def merge(
     try:
         for index, table in enumerate(tables):
             cursor.register(f"reduced_{index}", table)
-        answer, overflowed = _null_non_finite(cursor.sql(sql, params=params).to_arrow_table())
+        with _running(deadline, cursor):
+            answer, overflowed = _null_non_finite(cursor.sql(sql, params=params).to_arrow_table())
     finally:
         cursor.close()
+    # The query asks for one row past the cap: there were more when it is there.
+    truncated = answer.num_rows > spec.row_cap
     # Arrow's to_pylist builds the row dicts in C++, several times faster than Python.
-    rows: list[dict[str, Any]] = answer.to_pylist()
+    rows: list[dict[str, Any]] = answer.slice(0, spec.row_cap).to_pylist()
     distinct = [m.name for m in spec.view.metrics if KINDS[m.kind].estimated]
     if distinct:
         union = hll_union(HLL_LG_K)
         for row in rows:
             for name in distinct:
                 row[name] = union_estimate(row[name], union)
-    return Merged(rows, overflowed)
-
-
-def merge_rows(
-    connection: duckdb.DuckDBPyConnection,
-    spec: QuerySpec,
-    files: list[Path],
-    reduced: Sequence[pa.Table] = (),
-) -> list[dict[str, Any]]:
-    """The rows of :func:`merge`."""
-    return merge(connection, spec, files, reduced).rows
+    return Merged(rows, truncated, overflowed)
 
 
 def _null_non_finite(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
@@ -109,6 +105,7 @@ def reduce_states(
     spec: QuerySpec,
     files: list[Path],
     condition: tuple[str, list[Any]] | None = None,
+    deadline: Deadline | None = None,
 ) -> pa.Table:
     """The states of ``files`` combined per output group of ``spec`` (rolled up, filtered,
     sketches unioned) but not finalised: a table that merges like the files themselves.
@@ -128,28 +125,36 @@ def reduce_states(
     )
     cursor = connection.cursor()
     try:
-        table = cursor.sql(sql, params=params).to_arrow_table()
+        with _running(deadline, cursor):
+            table = cursor.sql(sql, params=params).to_arrow_table()
     finally:
         cursor.close()
     return union_sketch_lists(table, view_state_columns(spec.view))
+
+
+def _running(
+    deadline: Deadline | None, cursor: duckdb.DuckDBPyConnection
+) -> AbstractContextManager[None]:
+    """A statement cut at the deadline, if there is one."""
+    return nullcontext() if deadline is None else deadline.running(cursor)
 
 
 def _filtered(
     spec: QuerySpec, files: list[Path], condition: tuple[str, list[Any]] | None = None
 ) -> tuple[str, list[Any]]:
     """The rows of ``files`` within the spec's time range and filters (and ``condition``)."""
-    size = spec.bucket_size
     params: list[Any] = [[str(f) for f in files]]
     where: list[str] = []
     if condition is not None:
         where.append(f"({condition[0]})")
         params.extend(condition[1])
+    # The spec's start and end are on its buckets (query_spec.parse_query rounds them).
     if spec.start_ms is not None:
         where.append(f"{BUCKET_COLUMN} >= ?")
-        params.append(-(-spec.start_ms // size) * size)
+        params.append(spec.start_ms)
     if spec.end_ms is not None:
         where.append(f"{BUCKET_COLUMN} < ?")
-        params.append(-(-spec.end_ms // size) * size)
+        params.append(spec.end_ms)
     for dimension, values in spec.filters.items():
         where.append(f"{quote(dimension)} IN ({', '.join('?' for _ in values)})")
         params.extend(values)
@@ -177,8 +182,7 @@ def _sql(spec: QuerySpec, files: list[Path], reduced: int) -> tuple[str, list[An
         f"GROUP BY {', '.join(str(i) for i in range(1, len(dims) + 2))} "
         f"ORDER BY {order}"
     )
-    if spec.limit is not None:
-        sql += f" LIMIT {int(spec.limit)}"
+    sql += f" LIMIT {int(spec.row_cap) + 1}"
     return sql, params
 
 

@@ -64,6 +64,10 @@ class AnswerMeta(Open):
     warnings: list[AnswerWarning] = Field(
         default_factory=list, description="what the answer could not give, by metric"
     )
+    truncated: bool = Field(
+        description="the query had more rows than the answer holds (cut at limit, or at "
+        "LAMBDA_SERVING_MAX_ROWS without one)"
+    )
     query_ms: float | None = None
 
 
@@ -136,8 +140,23 @@ UNREADABLE: dict[int | str, dict[str, Any]] = {
 
 VIEW_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": Message, "description": "no view of that name"},
-    422: {"model": ParamProblems, "description": "a bad query parameter"},
-    **UNREADABLE,
+    422: {
+        "model": ParamProblems,
+        "description": "a bad query parameter (a limit over LAMBDA_SERVING_MAX_ROWS among them)",
+    },
+    503: {
+        "model": Message,
+        "description": "the data directory cannot be read; or, with Retry-After, the view is "
+        "being recomputed under a new definition, or the query ran longer than "
+        "LAMBDA_SERVING_QUERY_TIMEOUT_S",
+        "headers": {
+            "Retry-After": {
+                "description": "seconds to wait before retrying (a recomputed view, a timeout)",
+                "required": False,
+                "schema": {"type": "string", "pattern": "^[0-9]+$"},
+            }
+        },
+    },
 }
 
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {

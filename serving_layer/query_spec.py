@@ -30,10 +30,16 @@ class QuerySpec:
     end_ms: int | None
     source: str
     limit: int | None
+    max_rows: int
 
     @property
     def bucket_size(self) -> int:
         return GRANULARITY_MS[self.granularity]
+
+    @property
+    def row_cap(self) -> int:
+        """The most rows the answer holds: the limit, or ``LAMBDA_SERVING_MAX_ROWS``."""
+        return self.max_rows if self.limit is None else self.limit
 
 
 def parse_query(
@@ -48,17 +54,29 @@ def parse_query(
     limit: int | None,
     max_rows: int,
 ) -> QuerySpec:
-    """Validate the raw parameters against the view; raise QueryError naming the bad one."""
+    """Validate the raw parameters against the view; raise QueryError naming the bad one.
+
+    ``start`` and ``end`` select buckets by their time (start inclusive, end exclusive), so
+    each is rounded up to the bucket it selects from: every start within one bucket is one
+    query (and one cache entry)."""
+    rolled_up = _granularity(view, granularity)
+    size = GRANULARITY_MS[rolled_up]
     return QuerySpec(
         view=view,
-        granularity=_granularity(view, granularity),
+        granularity=rolled_up,
         group_by=_group_by(view, group_by),
         filters=_filters(view, filters),
-        start_ms=_time("start", start),
-        end_ms=_time("end", end),
+        start_ms=bucket_ceiling(_time("start", start), size),
+        end_ms=bucket_ceiling(_time("end", end), size),
         source=_source(source),
         limit=_limit(limit, max_rows),
+        max_rows=max_rows,
     )
+
+
+def bucket_ceiling(ms: int | None, size: int) -> int | None:
+    """The time of the first bucket (of ``size`` ms) that starts at or after ``ms``."""
+    return None if ms is None else -(-ms // size) * size
 
 
 def _granularity(view: View, raw: str | None) -> str:
@@ -128,5 +146,7 @@ def _limit(raw: int | None, max_rows: int) -> int | None:
     if raw is None:
         return None
     if raw < 1 or raw > max_rows:
-        raise QueryError("limit", f"must be between 1 and {max_rows}, got {raw}")
+        raise QueryError(
+            "limit", f"must be between 1 and {max_rows} (LAMBDA_SERVING_MAX_ROWS), got {raw}"
+        )
     return raw

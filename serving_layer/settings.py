@@ -2,17 +2,35 @@
 
 from pydantic import Field
 
-from common.settings import CommonSettings
+from common.settings import HttpServiceSettings
 
 
-class ServingSettings(CommonSettings):
+class ServingSettings(HttpServiceSettings):
     """Environment variables of the serving layer (prefix ``LAMBDA_``)."""
 
     serving_port: int = Field(default=8001, ge=1, le=65535, description="the serving API's port")
     serving_processes: int = Field(
         default=1, ge=1, le=32, description="worker processes answering on the one port"
     )
-    serving_max_rows: int = Field(default=100_000, ge=1, description="the largest `limit` accepted")
+    serving_max_rows: int = Field(
+        default=10_000,
+        ge=1,
+        description="rows an answer holds at most: a larger limit answers 422; without a "
+        "limit, meta.truncated says whether there were more",
+    )
+    serving_query_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="how long a query may take, waiting its turn included; later it is cut "
+        "and answers 503 with Retry-After",
+    )
+    serving_query_threads: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="queries answered at once by a process; others wait their turn, while "
+        "/health and /status never wait behind them",
+    )
     serving_cache_entries: int = Field(
         default=128,
         ge=1,

@@ -4,11 +4,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 import duckdb
 from fastapi import Depends, Request
 
 from common.lake import Lake
 from common.views import Catalog
+from serving_layer.deadline import Watchdog
 from serving_layer.reduced_cache import ReducedCache
 from serving_layer.rejected import RejectedIndex
 from serving_layer.settings import ServingSettings
@@ -25,9 +27,13 @@ class ServingState:
     lag_pool: ThreadPoolExecutor
     reduced_cache: ReducedCache
     rejected: RejectedIndex
+    queries: anyio.CapacityLimiter
+    """The threads queries run on: apart from those of /health and /status."""
+    watchdog: Watchdog
 
 
-def get_state(request: Request) -> ServingState:
+async def get_state(request: Request) -> ServingState:
+    """Async, so that resolving it never takes a thread (they may all be running queries)."""
     return request.app.state.serving
 
 

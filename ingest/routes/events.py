@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 
 from common.errors import BrokerError
-from common.events import validate_events
 from common.timeutil import now_ms
-from ingest.body import BodyError, TooLarge, parse_body
+from ingest.check_pool import CheckerGone
+from ingest.checking import Refused, too_large
 from ingest.openapi import RESPONSES, request_body
 from ingest.publisher import EventTooLarge
 from ingest.state import StateDep
@@ -52,40 +52,48 @@ async def post_events(request: Request, state: StateDep) -> JSONResponse:
     settings = state.settings
     try:
         body = await _read_body(request, settings.max_body_bytes)
-        raw = parse_body(body, request.headers.get("content-type", ""), settings.max_events)
-    except TooLarge as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=413)
-    except BodyError as exc:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
-    events, problems = validate_events(raw, state.numeric_fields, now_ms())
-    if problems:
-        EVENTS.labels("invalid").inc(len(raw))
-        return JSONResponse({"detail": [p.as_detail() for p in problems]}, status_code=422)
-    ids = [e.id for e in events]
+        checked = await state.checker.check(
+            body,
+            request.headers.get("content-type", ""),
+            state.numeric_fields,
+            settings.max_events,
+            now_ms(),
+        )
+    except Refused as exc:
+        if exc.events:
+            EVENTS.labels(exc.outcome).inc(exc.events)
+        return JSONResponse(exc.body, status_code=exc.status)
+    except CheckerGone as exc:
+        return JSONResponse(
+            {"detail": f"{exc}; retry the request", "ids": []},
+            status_code=503,
+            headers={"Retry-After": str(settings.retry_after_seconds)},
+        )
+    ids = checked.ids
     started = time.perf_counter()
     try:
-        await run_in_threadpool(state.publisher.publish, events)
+        await run_in_threadpool(state.publisher.publish, checked.records)
     except EventTooLarge as exc:
-        EVENTS.labels("too_large").inc(len(events))
-        return JSONResponse({"detail": str(exc)}, status_code=413)
+        EVENTS.labels("too_large").inc(len(ids))
+        return JSONResponse({"detail": str(exc), "index": None}, status_code=413)
     except BrokerError as exc:
-        EVENTS.labels("broker_unavailable").inc(len(events))
+        EVENTS.labels("broker_unavailable").inc(len(ids))
         return _unavailable(str(exc), ids, settings.retry_after_seconds)
     PRODUCE_SECONDS.observe(time.perf_counter() - started)
-    EVENTS.labels("accepted").inc(len(events))
-    return JSONResponse({"accepted": len(events), "ids": ids}, status_code=202)
+    EVENTS.labels("accepted").inc(len(ids))
+    return JSONResponse({"accepted": len(ids), "ids": ids}, status_code=202)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the body is {int(declared)} bytes; the limit is {limit}")
+        raise too_large(f"the body is {int(declared)} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise TooLarge(f"the body is over the limit of {limit} bytes")
+            raise too_large(f"the body is over the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -1,22 +1,23 @@
 """GET /views and GET /views/{name}."""
 
 import time
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
 import duckdb
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Response
 from prometheus_client import Histogram
 
 from common.errors import LakeError
+from serving_layer.deadline import Deadline, QueryTimeout
 from serving_layer.definitions import BATCH_SOURCES, SPEED_SOURCES
 from serving_layer.merge import Merged, merge, overflow_warnings, reduce_states
 from serving_layer.openapi import VIEW_RESPONSES, ViewAnswer, ViewList
 from serving_layer.query_spec import QueryError, QuerySpec, parse_query
 from serving_layer.reduced_cache import cache_key, file_part
-from serving_layer.sources import Served, meta, resolve
+from serving_layer.sources import Served, ends_within, meta, resolve
 from serving_layer.state import ServingState, StateDep
 
 router = APIRouter(tags=["views"])
@@ -30,7 +31,7 @@ QUERY_SECONDS = Histogram(
 )
 
 
-def _merge(state: ServingState, spec: QuerySpec, served: Served) -> Merged:
+def _merge(state: ServingState, spec: QuerySpec, served: Served, deadline: Deadline) -> Merged:
     """Merge, reducing each batch part once per (version, slices, query) and each slice's
     sealed speed segments, and its open one, once per query and set of files, and reusing
     them: only what changed since the last query is read."""
@@ -44,7 +45,7 @@ def _merge(state: ServingState, spec: QuerySpec, served: Served) -> Merged:
                 cache.get(
                     "batch",
                     cache_key(part.key(served.generation), spec),
-                    lambda f=files, c=condition: reduce_states(state.duckdb, spec, f, c),
+                    lambda f=files, c=condition: reduce_states(state.duckdb, spec, f, c, deadline),
                 )
             )
     if spec.source in SPEED_SOURCES:
@@ -56,21 +57,10 @@ def _merge(state: ServingState, spec: QuerySpec, served: Served) -> Merged:
                         cache.get(
                             "speed",
                             cache_key(tuple(file_part(f) for f in group), spec),
-                            lambda g=group: reduce_states(state.duckdb, spec, g),
+                            lambda g=group: reduce_states(state.duckdb, spec, g, deadline=deadline),
                         )
                     )
-    return merge(state.duckdb, spec, [], reduced)
-
-
-def _wait_for(ends: Future, timeout_s: float) -> dict[int, int] | None:
-    """The end offsets, if their read is back within ``timeout_s`` of the merge's end: an
-    answer never waits long on its metadata. Late, the lag is unknown (null) rather than
-    computed from older offsets, which could understate it (the read goes on, and the next
-    answers share it)."""
-    try:
-        return ends.result(timeout=timeout_s)
-    except FutureTimeout:
-        return None
+    return merge(state.duckdb, spec, [], reduced, deadline)
 
 
 def _refuse_if_pending(state: ServingState, served: Served, spec: QuerySpec) -> None:
@@ -88,7 +78,7 @@ def list_views(state: StateDep) -> dict[str, Any]:
 
 
 @router.get("/views/{name}", responses={200: {"model": ViewAnswer}, **VIEW_RESPONSES})
-def query_view(
+async def query_view(
     name: str,
     state: StateDep,
     start: Annotated[str | None, Query(description="RFC 3339, inclusive, on the bucket")] = None,
@@ -99,8 +89,12 @@ def query_view(
     source: Annotated[str | None, Query(description="merged, batch or speed")] = None,
     limit: Annotated[int | None, Query(description="rows to return")] = None,
 ) -> Response:
-    """The view's rows, batch and speed merged exactly, with freshness in ``meta``."""
+    """The view's rows, batch and speed merged exactly, with freshness in ``meta``; at most
+    ``LAMBDA_SERVING_MAX_ROWS`` of them (``meta.truncated`` says whether there were more).
+    The query runs on threads of its own and is cut at ``LAMBDA_SERVING_QUERY_TIMEOUT_S``
+    (503 with Retry-After)."""
     started = time.perf_counter()
+    deadline = Deadline(state.settings.serving_query_timeout_s, state.watchdog)
     view = state.catalog.get(name)
     if view is None:
         known = ", ".join(v.name for v in state.catalog.views)
@@ -121,6 +115,17 @@ def query_view(
         raise HTTPException(
             422, [{"loc": ["query", exc.param], "msg": exc.message, "type": "value_error"}]
         ) from exc
+    answer = partial(_answer, state, spec, started, deadline)
+    try:
+        return await anyio.to_thread.run_sync(answer, limiter=state.queries)
+    except QueryTimeout as exc:
+        retry_after = str(state.settings.retry_after_seconds)
+        raise HTTPException(503, str(exc), headers={"Retry-After": retry_after}) from exc
+
+
+def _answer(state: ServingState, spec: QuerySpec, started: float, deadline: Deadline) -> Response:
+    """The answer's rows and meta: the DuckDB work, cut at the deadline (QueryTimeout)."""
+    view = spec.view
     for attempt in range(READ_ATTEMPTS):
         try:
             served = resolve(state.lake)
@@ -128,15 +133,16 @@ def query_view(
             # The log end is read after the pointer (so lag never understates) and while
             # DuckDB merges, so the two waits overlap.
             ends = state.lag_pool.submit(state.lag_probe.ends)
-            merged = _merge(state, spec, served)
+            merged = _merge(state, spec, served, deadline)
             break
         except (duckdb.IOException, FileNotFoundError) as exc:
             # A snapshot or version was collected between resolving and reading it.
             if attempt == READ_ATTEMPTS - 1:
                 raise LakeError(f"the served files kept changing: {exc}") from exc
-    end_offsets = _wait_for(ends, state.settings.serving_lag_wait_ms / 1000)
+    end_offsets = ends_within(ends, state.settings.serving_lag_wait_ms / 1000)
     lag = None if end_offsets is None else served.lag(end_offsets)
     answer_meta = meta(served, lag, spec.source)
+    answer_meta["truncated"] = merged.truncated
     answer_meta["warnings"] = overflow_warnings(view, merged.overflowed)
     elapsed = time.perf_counter() - started
     QUERY_SECONDS.labels(view.name).observe(elapsed)

@@ -13,7 +13,7 @@ from common.events import Event
 from common.lake import Lake
 from common.master import PartitionBuffer, write_master_file
 from common.views import parse_catalog
-from serving_layer.merge import merge, merge_rows
+from serving_layer.merge import merge
 from speed_layer.slice_state import SliceState
 from tests.shop_views import purchase_view, spec_of
 
@@ -100,8 +100,8 @@ def test_spark_views_equal_the_speed_layers_views(tmp_path):
         python_file = tmp_path / f"{view.name}.parquet"
         pq.write_table(speed.views[view.name].to_table(), python_file)
         spec = spec_of(view, max_rows=10**6)
-        from_spark = merge_rows(connection, spec, spark_files)
-        from_python = merge_rows(connection, spec, [python_file])
+        from_spark = merge(connection, spec, spark_files).rows
+        from_python = merge(connection, spec, [python_file]).rows
         assert len(from_spark) == len(from_python) > 10
         for a, b in zip(from_spark, from_python, strict=True):
             for key, value in a.items():

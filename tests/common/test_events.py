@@ -51,7 +51,9 @@ NUMERIC = CATALOG.numeric_fields_by_type()
 
 
 def validate(raw_events):
-    return validate_events(raw_events, NUMERIC, RECEIVED)
+    validation = validate_events(raw_events, NUMERIC, RECEIVED)
+    assert validation.total == len(validation.problems)  # under the cap, all are listed
+    return validation.events, validation.problems
 
 
 def one_problem(raw_event):

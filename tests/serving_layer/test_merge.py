@@ -15,7 +15,7 @@ from common.events import Event
 from common.timeutil import GRANULARITY_MS, format_bucket
 from common.values import text_of
 from common.views import parse_catalog
-from serving_layer.merge import merge_rows, reduce_states, union_estimate
+from serving_layer.merge import merge, reduce_states, union_estimate
 from speed_layer.view_state import ViewState
 from tests.shop_views import purchase_view, spec_of
 
@@ -66,7 +66,7 @@ def state_file(path, view, events):
 
 def query(files, view=SALES, **params):
     spec = spec_of(view, **params)
-    return merge_rows(duckdb.connect(), spec, files)
+    return merge(duckdb.connect(), spec, files).rows
 
 
 def expected_rows(
@@ -516,10 +516,10 @@ def test_a_reduced_batch_side_merges_like_the_batch_files(events, two_files, par
     connection = duckdb.connect()
     spec = spec_of(SALES, **params)
     reduced = reduce_states(connection, spec, [batch_file])
-    assert merge_rows(connection, spec, [speed_file], [reduced]) == merge_rows(
+    assert merge(connection, spec, [speed_file], [reduced]) == merge(
         connection, spec, [batch_file, speed_file]
     )
-    assert merge_rows(connection, spec, [], [reduced]) == merge_rows(connection, spec, [batch_file])
+    assert merge(connection, spec, [], [reduced]) == merge(connection, spec, [batch_file])
 
 
 def test_a_reduced_batch_side_holds_one_sketch_per_group(events, two_files):
@@ -528,7 +528,7 @@ def test_a_reduced_batch_side_holds_one_sketch_per_group(events, two_files):
     reduced = reduce_states(connection, spec, [two_files[0]])
     assert reduced.num_rows == 1
     assert reduced.column("buyers__hll").type == pa.binary()
-    merged = merge_rows(connection, spec, [two_files[1]], [reduced])
+    merged = merge(connection, spec, [two_files[1]], [reduced]).rows
     expected = expected_rows(events, granularity="day", group_by=())
     assert merged[0]["orders"] == expected[0]["orders"]
     assert abs(merged[0]["buyers"] - expected[0]["buyers"]) <= 0.03 * expected[0]["buyers"]
