@@ -23,3 +23,13 @@ class LakeError(LambdaError):
 
 class ProcessError(LambdaError):
     """A process of the platform could not be started, stopped or kept running."""
+
+
+class DamagedFile(LakeError):
+    """A file of the data directory exists but cannot be read (truncated, empty, corrupt,
+    foreign bytes, or content of the wrong shape)."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path} cannot be read: {reason}")
+        self.path = path
+        self.reason = reason

@@ -8,6 +8,7 @@ import duckdb
 import pyarrow as pa
 from datasketches import hll_sketch, hll_union
 
+from common.lake_files import duckdb_reading
 from common.metrics import BUCKET_COLUMN, HLL_LG_K, KINDS, state_columns, view_state_columns
 from common.state_tables import partial_sql, quote, union_sketch_lists
 from common.views import Metric
@@ -32,7 +33,8 @@ def merge_rows(
         for index, table in enumerate(tables):
             cursor.register(f"reduced_{index}", table)
         # Arrow's to_pylist builds the row dicts in C++, several times faster than Python.
-        rows: list[dict[str, Any]] = cursor.sql(sql, params=params).to_arrow_table().to_pylist()
+        with duckdb_reading(files):
+            rows: list[dict[str, Any]] = cursor.sql(sql, params=params).to_arrow_table().to_pylist()
     finally:
         cursor.close()
     distinct = [m.name for m in spec.view.metrics if KINDS[m.kind].estimated]
@@ -68,7 +70,8 @@ def reduce_states(
     )
     cursor = connection.cursor()
     try:
-        table = cursor.sql(sql, params=params).to_arrow_table()
+        with duckdb_reading(files):
+            table = cursor.sql(sql, params=params).to_arrow_table()
     finally:
         cursor.close()
     return union_sketch_lists(table, view_state_columns(spec.view))

@@ -4,7 +4,7 @@ import logging
 import threading
 import time
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,20 @@ class Served:
         if pointer is None:
             return self.newest
         return None if pointer.base_version is None else self.versions[pointer.base_version]
+
+    def without(self, partitions: set[int]) -> "Served":
+        """This pairing with the snapshots of ``partitions`` left out (their files cannot be
+        read): those slices answer from the newest version, and the lag counts the rest."""
+        kept = {p: s for p, s in self.slices.items() if p not in partitions}
+        return replace(self, slices=kept)
+
+    def slice_of(self, path: Path) -> int | None:
+        """The slice whose snapshot names the file ``path``."""
+        for partition, pointer in self.slices.items():
+            store = SliceStore(self.lake, pointer.generation, pointer.partition)
+            if path.parent == store.dir and path.name in pointer.names():
+                return partition
+        return None
 
     def batch_parts(self) -> list[BatchPart]:
         newest = self.newest.version if self.newest else None

@@ -95,3 +95,16 @@ def test_offsets_after_a_gap_are_not_counted_since_no_batch_can_cover_them(tmp_p
     assert uncovered_events(lake) == 5
     lake.publish_manifest(BatchVersion("000001", "t", 5, {1: {0: 4}}, ()))
     assert uncovered_events(lake) == 0
+
+
+@pytest.mark.parametrize("content", [b"", b'{"id": "x", "sta', b"\x00\x01\x02", b"[1]", b"{}"])
+def test_a_record_that_cannot_be_read_is_skipped_with_a_warning(tmp_path, caplog, content):
+    runs = RunStore(Lake(tmp_path))
+    good = RunRecord("20261126T000000000001Z-abcd", "manual", "queued", "t0")
+    runs.write(good)
+    runs.path("20261126T000000000002Z-dead").write_bytes(content)
+    assert runs.recent() == [good]
+    assert runs.active() == good
+    assert runs.get("20261126T000000000002Z-dead") is None
+    assert "batch run record skipped" in caplog.text
+    assert runs.begin("request", state="queued", alone=False).trigger == "request"
