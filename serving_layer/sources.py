@@ -12,6 +12,7 @@ from common.errors import BrokerError
 from common.kafka import EndOffsets, bootstrap_reachable
 from common.lake import BatchVersion, Lake, MasterFile
 from common.metrics import SLICE_COLUMNS
+from common.quarantine import lost_ranges
 from common.settings import CommonSettings
 from common.speed_store import EARLIER, SlicePointer, SliceStore, read_members, read_pointers
 from common.timeutil import now_ms, parse_rfc3339
@@ -262,6 +263,7 @@ def meta(served: Served, lag: int | None, source: str) -> dict[str, Any]:
             "events": served.batch_events(),
             "computed_at": batch.computed_at if batch else None,
             "duration_s": batch.duration_s if batch else None,
+            "lost": lost_ranges(served.lake),
         },
         "speed": {
             "events": sum(p.events for p in served.slices.values()),
