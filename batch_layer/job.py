@@ -64,6 +64,8 @@ def run_batch(
         lake.read_generation()  # fail early, and clearly, outside a running pipeline
         wait_for_archive(settings, lake, settings.archive_wait_seconds)
         compact(lake)  # under the batch lock: no batch run reads while it deletes
+        if quarantine_damaged(lake.master_files()):  # the archiver reads them again
+            wait_for_archive(settings, lake, settings.archive_wait_seconds)
         files, offsets = readable_coverage(lake)
         refuse_to_shrink(lake.read_manifest(), offsets)
         version = lake.next_version()

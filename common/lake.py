@@ -7,6 +7,7 @@
       batch/manifest.json             the newest published batch version
       batch/runs/<id>.json            one record per batch run (common/batch_runs.py)
       speed/...                       snapshots per slice (common/speed_store.py)
+      quarantine/...                  damaged master files, lost offsets (common/quarantine.py)
       run/<service>.pid               process ids under `make run`
 
 Every file a reader may open is published by writing a temporary file and renaming it.
