@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from common.errors import BrokerError
+from common.errors import BrokerError, DamagedFile
 from common.kafka import EndOffsets, bootstrap_reachable
 from common.lake import BatchVersion, Lake, MasterFile
 from common.metrics import SLICE_COLUMNS
@@ -182,7 +182,13 @@ def resolve(lake: Lake) -> Served:
     newest = lake.read_manifest()
     versions: dict[str, BatchVersion] = {}
     for base in {p.base_version for p in slices.values() if p.base_version is not None}:
-        found = newest if newest and newest.version == base else lake.read_version(base)
+        try:
+            found = newest if newest and newest.version == base else lake.read_version(base)
+        except DamagedFile as exc:
+            # Its slices answer from the newest version instead, and the lag counts the rest.
+            log.error("%s; the slices based on it are left out of answers", exc)
+            slices = {p: s for p, s in slices.items() if s.base_version != base}
+            continue
         if found is None:
             # Collected between reading the pointer and the version: the caller retries.
             raise FileNotFoundError(lake.versions / base / "version.json")

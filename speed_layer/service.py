@@ -443,7 +443,9 @@ class SpeedReplica:
         anew from its batch version (serving leaves that snapshot out meanwhile)."""
         for partition, owned in list(self.slices.items()):
             pointer = owned.publisher.pointer
-            damaged = None if pointer is None else owned.publisher.store.damaged(pointer)
+            if pointer is None or owned.current is None:
+                continue  # nothing served of its own yet, or being built anew already
+            damaged = owned.publisher.store.damaged(pointer)
             if damaged is not None:
                 log.error("partition %d: %s; building it anew", partition, damaged)
                 self._drop(partition)

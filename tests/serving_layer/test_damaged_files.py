@@ -80,3 +80,19 @@ def test_a_damaged_master_file_is_moved_aside_by_health(settings):
         assert client.get("/views/orders").status_code == 200
     assert not path.exists()
     assert [q.path for q in quarantined(lake)] == [str(path)]
+
+
+def test_a_damaged_record_of_a_base_version_leaves_its_slices_out(settings):
+    lake = Lake(settings.data_dir)
+    views = catalog("events")
+    publish_slice(lake, views, 0, "000000", 5, [Event("o1", "buy", T0, {})])
+    (lake.versions / "000000").mkdir()
+    (lake.versions / "000000" / "version.json").write_bytes(b"{")
+    with client_of(settings, views) as client:
+        client.app.state.serving.lag_probe.ends = lambda: {0: 5}
+        health = client.get("/health")
+        assert health.status_code == 200, health.text
+        answer = client.get("/views/orders")
+        assert answer.status_code == 200, answer.text
+        assert [row["orders"] for row in answer.json()["rows"]] == [1]  # the batch only
+        assert answer.json()["meta"]["speed"]["lag"] == 3
