@@ -101,8 +101,10 @@ def quarantine(f: MasterFile, damage: DamagedFile) -> None:
     write_atomic(target.with_suffix(".json"), orjson.dumps(record.to_json()))
     try:
         os.replace(f.path, target)
-    except FileNotFoundError:
-        return  # moved (or collected) by someone else
+    except FileNotFoundError:  # moved by someone else, or collected (then no record)
+        if not target.exists():
+            target.with_suffix(".json").unlink(missing_ok=True)
+        return
     log.error(
         "master file %s (generation %d, partition %d, offsets %d-%d) cannot be read (%s): "
         "moved to %s; its offsets are archived again from the log where it still holds them",
@@ -127,13 +129,10 @@ def quarantined(lake: Lake) -> list[Quarantined]:
     return sorted(found, key=lambda q: q.range)
 
 
-def holes(
-    files: Iterable[MasterFile], starts: dict[tuple[int, int], int] | None = None
-) -> list[OffsetRange]:
-    """The offsets between live files (and before the first, from ``starts``' offset of the
-    partition, 0 by default) that no file holds."""
+def holes(files: Iterable[MasterFile]) -> list[OffsetRange]:
+    """The offsets between live files (and before a partition's first) that no file holds."""
     found = []
-    reach: dict[tuple[int, int], int] = dict(starts or {})
+    reach: dict[tuple[int, int], int] = {}
     for f in live_files(files):
         key = (f.generation, f.partition)
         expected = reach.get(key, 0)

@@ -89,13 +89,18 @@ def _damaged_slice(state: ServingState, served: Served, damage: DamagedFile) -> 
         return partition
     if not path.is_relative_to(state.lake.versions):
         raise damage
-    try:
-        run = RunStore(state.lake).begin("request", state="queued").id
-    except RunBusy as busy:
-        run = busy.run_id
+    version = path.relative_to(state.lake.versions).parts[0]
+    if served.newest is not None and version < served.newest.version:
+        then = f"the speed layer is switching to version {served.newest.version}"
+    else:
+        try:
+            run = RunStore(state.lake).begin("request", state="queued").id
+        except RunBusy as busy:
+            run = busy.run_id
+        then = f"batch run {run} publishes a new one"
     raise HTTPException(
         503,
-        f"the served batch version cannot be read ({damage}); batch run {run} publishes a new one",
+        f"batch version {version} cannot be read ({damage}); {then}",
         headers={"Retry-After": str(state.settings.retry_after_seconds)},
     ) from damage
 

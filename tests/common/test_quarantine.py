@@ -100,4 +100,3 @@ def test_holes_include_the_start_of_a_partition(tmp_path):
     lake = Lake(tmp_path)
     _write(lake, 5, 9, partition=1)
     assert holes(lake.master_files()) == [OffsetRange(1, 1, 0, 4)]
-    assert holes(lake.master_files(), {(1, 1): 5}) == []
