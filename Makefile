@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 export LAMBDA_VIEWS_FILE ?= views.yaml
 export LAMBDA_DATA_DIR ?= data
 
-.PHONY: help venv run batch demo lint docs format test test-unit test-integration bench bench-readme clean \
+.PHONY: help venv run batch accept-loss demo lint docs format test test-unit test-integration bench bench-readme clean \
 	up down logs ps test-containers
 
 help:  ## list the targets
@@ -33,6 +33,10 @@ run: venv  ## run the whole pipeline as local processes (Ctrl-C stops it); its l
 batch:  ## run one batch recompute now (against the Compose stack when it is the one up)
 	@if containers/stack.sh is-up; then containers/stack.sh batch; \
 	else $(MAKE) -s venv && $(BIN)/python -m batch_layer.job; fi
+
+accept-loss:  ## acknowledge the offsets /status shows as lost, so batch runs cover what comes after them
+	@if containers/stack.sh is-up; then containers/stack.sh accept-loss; \
+	else $(MAKE) -s venv && $(BIN)/python -m batch_layer.accept_loss; fi
 
 demo: venv  ## post sample events to the running pipeline and print a merged query
 	$(BIN)/python -m runner.demo

@@ -7,7 +7,8 @@ import time
 from batch_layer.settings import BatchSettings
 from common.errors import BrokerError
 from common.kafka import EndOffsets, bootstrap_reachable
-from common.lake import Lake, contiguous_coverage, next_after
+from common.lake import Lake, next_after
+from common.quarantine import coverage
 
 log = logging.getLogger("batch")
 
@@ -31,7 +32,7 @@ def wait_for_archive(settings: BatchSettings, lake: Lake, timeout_s: float) -> b
         return False
     deadline = time.monotonic() + timeout_s
     while True:
-        _, offsets = contiguous_coverage(lake.master_files(generation))
+        _, offsets = coverage(lake, lake.master_files(generation))
         archived = next_after(offsets.get(generation, {}))
         behind = {p: end for p, end in ends.items() if archived.get(p, 0) < end}
         if not behind:

@@ -13,18 +13,22 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from batch_layer.rearchive import mend
 from batch_layer.settings import BatchSettings
 from common.errors import BrokerError
-from common.kafka import OffsetsOutOfRange, TopicConsumer
+from common.kafka import Every, OffsetsOutOfRange, TopicConsumer
 from common.lake import Lake
 from common.lifecycle import run_service, stop_event_on_signals
 from common.locks import exclusive
 from common.master import PartitionBuffer, remove_partial_files, write_master_file
 from common.monitoring import BUSY
+from common.quarantine import OffsetRange, quarantined, record_lost
 
 log = logging.getLogger("archiver")
 
 DRAIN_SECONDS = 10.0
+MEND_SECONDS = 2.0
+"""How often the archiver looks for holes to archive again (master files moved aside)."""
 
 RECORDS = Counter(
     "lambda_archiver_records_total", "Records archived, by kind: event or rejected", ["kind"]
@@ -57,10 +61,29 @@ class Archiver:
         self.written: dict[int, int] = {}
         # per partition, offsets retention deleted before they were read: lost to every layer
         self.lost: dict[int, int] = {}
+        self.mend_check = Every(MEND_SECONDS)
+
+    def connect(self) -> TopicConsumer:
+        """A consumer of its own, for reading holes again."""
+        return TopicConsumer.connect(self.settings, max_poll_records=50_000)
+
+    def mend(self) -> None:
+        """Archive again the holes of the master dataset that the log still holds."""
+        with BUSY.working():
+            try:
+                mend(self.lake, self.generation, self.connect)
+            except BrokerError as exc:
+                log.warning("holes of the master dataset not archived again yet: %s", exc)
 
     def resume_offsets(self) -> dict[int, int]:
-        """Per partition, the offset after the last archived one."""
-        return self.lake.archived_ends(self.generation)
+        """Per partition, the offset after the last archived one (a file moved aside counts:
+        ``mend`` archives its range again, so the main consumer never does)."""
+        ends = self.lake.archived_ends(self.generation)
+        for moved in quarantined(self.lake):
+            if moved.range.generation == self.generation:
+                partition = moved.range.partition
+                ends[partition] = max(ends.get(partition, 0), moved.range.end)
+        return ends
 
     def run(self, stop: threading.Event) -> None:
         with exclusive(self.lake.master / ".archiver.lock", "archiver"):
@@ -77,9 +100,12 @@ class Archiver:
         self.written = self.resume_offsets()
         starts = self._assign(consumer, consumer.partitions())
         log.info("archiving generation %d from offsets %s", self.generation, starts)
+        self.mend()
         try:
             while not stop.is_set():
                 self._poll(consumer, timeout_ms=200)
+                if self.mend_check.due():
+                    self.mend()
                 new = consumer.new_partitions()
                 if new:
                     log.info("partitions added to the topic: %s", self._assign(consumer, new))
@@ -136,6 +162,8 @@ class Archiver:
                 log_starts[partition] - 1,
             )
             self.lost[partition] = self.lost.get(partition, 0) + log_starts[partition] - position
+            gone = OffsetRange(self.generation, partition, position, log_starts[partition] - 1)
+            record_lost(self.lake, [gone])
             self.written[partition] = log_starts[partition]
             consumer.seek(partition, log_starts[partition])
 

@@ -27,17 +27,20 @@ from batch_layer.spark_views import (
 )
 from common.batch_runs import RunRecord, RunStore
 from common.compaction import compact
-from common.errors import LambdaError
+from common.errors import DamagedFile, LambdaError
 from common.lake import (
     BatchVersion,
     Lake,
-    contiguous_coverage,
+    MasterFile,
+    Offsets,
     fsync_dir,
     fsync_tree,
     remove_tree,
 )
+from common.lake_files import check_parquet, read_parquet
 from common.locks import exclusive
 from common.logs import setup_logging
+from common.quarantine import coverage, quarantine
 from common.speed_store import oldest_base
 from common.timeutil import utc_now_text
 from common.views import Catalog, load_catalog
@@ -61,7 +64,10 @@ def run_batch(
         lake.read_generation()  # fail early, and clearly, outside a running pipeline
         wait_for_archive(settings, lake, settings.archive_wait_seconds)
         compact(lake)  # under the batch lock: no batch run reads while it deletes
-        files, offsets = contiguous_coverage(lake.master_files())
+        if quarantine_damaged(lake.master_files()):  # the archiver reads them again
+            wait_for_archive(settings, lake, settings.archive_wait_seconds)
+        files, offsets = readable_coverage(lake)
+        refuse_to_shrink(lake.read_manifest(), offsets)
         version = lake.next_version()
         log.info("batch %s: reading %d master files", version, len(files))
         try:
@@ -83,6 +89,12 @@ def run_batch(
                 )
             failed = False
         except (Py4JError, PySparkException) as exc:
+            damaged = quarantine_damaged(files, thorough=True)
+            if damaged:
+                raise BatchError(
+                    f"master files cannot be read and were moved aside: {damaged} "
+                    "(their offsets are archived again; the next run covers them)"
+                ) from exc
             raise BatchError(f"Spark failed: {spark_reason(exc)}") from exc
         finally:
             if keep_session and not failed:
@@ -108,6 +120,48 @@ def run_batch(
         lake.collect_versions(settings.keep_versions, oldest_base(lake))
         log.info("batch %s published: %d events in %.1fs", version, count, published.duration_s)
         return published
+
+
+def readable_coverage(lake: Lake) -> tuple[list[MasterFile], Offsets]:
+    """The files a run reads and the offsets they cover, after moving aside every file of
+    them that cannot be read (Spark must never meet one)."""
+    while True:
+        files, offsets = coverage(lake, lake.master_files())
+        if not quarantine_damaged(files):
+            return files, offsets
+
+
+def quarantine_damaged(files: list[MasterFile], thorough: bool = False) -> list[str]:
+    """Quarantine the files that cannot be read (their footers; every page if
+    ``thorough``); return their paths."""
+    damaged = []
+    for f in files:
+        try:
+            read_parquet(f.path) if thorough else check_parquet(f.path)
+        except DamagedFile as exc:
+            quarantine(f, exc)
+            damaged.append(str(f.path))
+        except FileNotFoundError:
+            continue
+    return damaged
+
+
+def refuse_to_shrink(newest: BatchVersion | None, offsets: Offsets) -> None:
+    """A version never covers less of a partition than the newest one did: the speed layer
+    holds only what comes after it. Offsets the chain lacks there (a master file moved
+    aside and not archived again yet, or lost) fail the run, saying so."""
+    if newest is None:
+        return
+    for generation, parts in newest.offsets.items():
+        for partition, last in parts.items():
+            now = offsets.get(generation, {}).get(partition, -1)
+            if now < last:
+                raise BatchError(
+                    f"generation {generation} partition {partition}: offsets {now + 1}-{last} "
+                    f"that version {newest.version} covers are not in the master dataset "
+                    "(moved aside and not archived again yet, or lost: see /status; "
+                    "`make accept-loss` acknowledges a loss)"
+                )
 
 
 def run_recorded(

@@ -7,6 +7,7 @@ check-then-write of a new run holds ``batch/runs/.lock``, so two requests never 
 """
 
 import json
+import logging
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,14 +16,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from common.errors import LakeError, LambdaError
-from common.lake import Lake, contiguous_coverage, next_after, write_atomic
+from common.errors import DamagedFile, LambdaError
+from common.lake import Lake, next_after, write_atomic
+from common.lake_files import read_json_or_none
 from common.locks import exclusive
+from common.quarantine import coverage
 from common.timeutil import utc_now_text, utc_text
 
+log = logging.getLogger("batch")
 Trigger = Literal["interval", "size", "request", "views-changed", "startup-backlog", "manual"]
 State = Literal["queued", "running", "succeeded", "failed"]
 ACTIVE: tuple[State, ...] = ("queued", "running")
+FINISHED: tuple[State, ...] = ("succeeded", "failed")
 KEEP_RECORDS = 50
 ID_CHARS = set("0123456789abcdefghijklmnopqrstuvwxyzTZ-")
 
@@ -54,10 +59,9 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> "RunRecord":
-        try:
-            return cls(**{name: raw.get(name) for name in cls.__dataclass_fields__})
-        except TypeError as exc:
-            raise LakeError(f"not a batch run record: {exc}") from exc
+        if not isinstance(raw.get("id"), str) or raw.get("state") not in (*ACTIVE, *FINISHED):
+            raise ValueError("not a batch run record")
+        return cls(**{name: raw.get(name) for name in cls.__dataclass_fields__})
 
     def started(self) -> "RunRecord":
         return replace(self, state="running", started_at=utc_now_text())
@@ -174,13 +178,13 @@ class RunStore:
 
     @staticmethod
     def _read(path: Path) -> RunRecord | None:
+        """One record; None when it is missing, or cannot be read (skipped, with a
+        warning: a run record is history, and the runs go on without it)."""
         try:
-            raw = json.loads(path.read_text())
-        except FileNotFoundError:
+            return read_json_or_none(path, RunRecord.from_json)
+        except DamagedFile as exc:
+            log.warning("batch run record skipped: %s", exc)
             return None
-        except (OSError, ValueError) as exc:
-            raise LakeError(f"cannot read {path}: {exc}") from exc
-        return RunRecord.from_json(raw)
 
 
 def uncovered_events(lake: Lake) -> int:
@@ -189,7 +193,7 @@ def uncovered_events(lake: Lake) -> int:
     A gap in the chain stops a batch too, so offsets after it are not counted."""
     manifest = lake.read_manifest()
     covered = manifest.covered() if manifest else {}
-    _, chains = contiguous_coverage(lake.master_files())
+    _, chains = coverage(lake, lake.master_files())
     return sum(
         max(0, end - covered.get(generation, {}).get(partition, 0))
         for generation, parts in chains.items()

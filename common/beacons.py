@@ -16,10 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 
+from common.errors import DamagedFile
 from common.lake import Lake, write_atomic
+from common.lake_files import read_json
 from common.monitoring import BUSY, samples
 
 log = logging.getLogger("beacons")
@@ -59,8 +62,7 @@ class Beacon:
         return orjson.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, raw: bytes) -> "Beacon":
-        data = orjson.loads(raw)
+    def from_json(cls, data: dict[str, Any]) -> "Beacon":
         return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
@@ -76,8 +78,8 @@ def read_beacons(lake: Lake) -> list[Beacon]:
         return found
     for path in sorted(directory.glob("*.json")):
         try:
-            found.append(Beacon.from_json(path.read_bytes()))
-        except (OSError, ValueError, TypeError, KeyError):
+            found.append(read_json(path, Beacon.from_json))
+        except (OSError, DamagedFile):
             continue
     return found
 
@@ -140,8 +142,8 @@ class BeaconWriter:
 
     def _previous(self) -> Beacon | None:
         try:
-            return Beacon.from_json(self.path.read_bytes())
-        except (OSError, ValueError, TypeError, KeyError):
+            return read_json(self.path, Beacon.from_json)
+        except (OSError, DamagedFile):
             return None
 
     def start(self) -> "BeaconWriter":

@@ -18,8 +18,10 @@ from itertools import pairwise
 
 import pyarrow as pa
 
+from common.errors import DamagedFile
 from common.lake import Lake, MasterFile, live_files
 from common.master import read_table, write_table
+from common.quarantine import quarantine
 
 log = logging.getLogger("batch")
 
@@ -55,6 +57,9 @@ def compact(
             merge(lake, run)
         except FileNotFoundError as exc:  # an archiver starting removed our temporary file
             log.warning("compaction of %s skipped: %s", run[0].path.parent, exc)
+            continue
+        except DamagedFile as exc:  # moved aside, archived again: its run waits for that
+            quarantine(next(f for f in run if f.path == exc.path), exc)
             continue
         merged += len(run)
         written += 1

@@ -27,3 +27,13 @@ class ProcessError(LambdaError):
 
 class SecurityError(LambdaError):
     """A setting would leave the platform open: bound beyond loopback with no key set."""
+
+
+class DamagedFile(LakeError):
+    """A file of the data directory exists but cannot be read (truncated, empty, corrupt,
+    foreign bytes, or content of the wrong shape)."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path} cannot be read: {reason}")
+        self.path = path
+        self.reason = reason

@@ -8,22 +8,26 @@
       batch/manifest.json             the newest published batch version
       batch/runs/<id>.json            one record per batch run (common/batch_runs.py)
       speed/...                       snapshots per slice (common/speed_store.py)
+      quarantine/...                  damaged master files, lost offsets (common/quarantine.py)
       run/<service>.pid               process ids under `make run`
 
 Every file a reader may open is published by writing a temporary file and renaming it.
 """
 
 import json
+import logging
 import os
 import re
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from common.errors import LakeError
+from common.errors import DamagedFile, LakeError
+from common.lake_files import read_json_or_none
 
+log = logging.getLogger("lake")
 MASTER_FILE_RE = re.compile(r"^(\d{20})-(\d{20})\.parquet$")
 VERSION_WIDTH = 6
 
@@ -246,13 +250,26 @@ class Lake:
         return self.batch / "manifest.json"
 
     def read_manifest(self) -> BatchVersion | None:
-        """The newest published batch version, or None before the first batch run."""
-        raw = _read_json(self.manifest_path)
-        return None if raw is None else BatchVersion.from_json(raw)
+        """The newest published batch version, or None before the first batch run. A
+        manifest that cannot be read stands for the newest version whose own record can:
+        it is a copy of that record, written after the version was renamed into place."""
+        try:
+            return read_json_or_none(self.manifest_path, BatchVersion.from_json)
+        except DamagedFile as exc:
+            log.error("%s; serving the newest readable batch version", exc)
+        for version in reversed(self.published_versions()):
+            try:
+                found = self.read_version(version)
+            except DamagedFile as exc:
+                log.error("%s; version %s is not served", exc, version)
+                continue
+            if found is not None:
+                return found
+        return None
 
     def read_version(self, version: str) -> BatchVersion | None:
-        raw = _read_json(self.versions / version / "version.json")
-        return None if raw is None else BatchVersion.from_json(raw)
+        """One version's record (``DamagedFile`` when it cannot be read)."""
+        return read_json_or_none(self.versions / version / "version.json", BatchVersion.from_json)
 
     def publish_manifest(self, version: BatchVersion) -> None:
         write_atomic(self.manifest_path, json.dumps(version.to_json(), indent=2).encode())
@@ -296,22 +313,59 @@ def live_files(files: Iterable[MasterFile]) -> list[MasterFile]:
     return live
 
 
-def contiguous_coverage(files: Iterable[MasterFile]) -> tuple[list[MasterFile], Offsets]:
-    """The files forming an unbroken offset chain per partition, and the last offset covered."""
+class Span(Protocol):
+    """Offsets ``first`` to ``last`` of one partition of one generation."""
+
+    @property
+    def generation(self) -> int: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def first(self) -> int: ...
+    @property
+    def last(self) -> int: ...
+
+
+def contiguous_coverage(
+    files: Iterable[MasterFile], bridges: Iterable[Span] = (), blockers: Iterable[Span] = ()
+) -> tuple[list[MasterFile], Offsets]:
+    """The files forming an unbroken offset chain per partition, and the last offset covered.
+    ``bridges``: ranges the chain goes on across (losses accepted); ``blockers``: ranges it
+    stops at unless a file holds them (quarantined files, losses not accepted)."""
+    files = sorted(files, key=lambda f: (f.generation, f.partition, f.first))
+    items: list[tuple[int, int, int, int, Span]] = [
+        (f.generation, f.partition, f.first, 0, f) for f in files
+    ]
+    items += [(b.generation, b.partition, b.first, 1, b) for b in bridges]
+    items += [(b.generation, b.partition, b.first, 2, b) for b in blockers if not holds(files, b)]
     chosen: list[MasterFile] = []
     offsets: Offsets = {}
     expected: dict[tuple[int, int], int] = {}
-    for f in sorted(files, key=lambda f: (f.generation, f.partition, f.first)):
-        key = (f.generation, f.partition)
-        if key in expected and f.first != expected[key]:
-            expected[key] = -1  # a gap: nothing after it is covered
+    stopped: set[tuple[int, int]] = set()
+    for generation, partition, first, kind, span in sorted(items, key=lambda i: i[:4]):
+        key = (generation, partition)
+        if key in stopped or span.last < expected.get(key, -1):
             continue
-        if expected.get(key) == -1:
+        if kind == 2 or (key in expected and first > expected[key]):
+            stopped.add(key)  # a gap, or a range nothing holds: nothing after it is covered
             continue
-        chosen.append(f)
-        expected[key] = f.end
-        offsets.setdefault(f.generation, {})[f.partition] = f.last
+        if kind == 0 and key in expected and first != expected[key]:
+            stopped.add(key)  # an overlap: covering it would count offsets twice
+            continue
+        expected[key] = span.last + 1
+        if kind == 0:
+            chosen.append(span)  # type: ignore[arg-type]
+            offsets.setdefault(generation, {})[partition] = span.last
     return chosen, offsets
+
+
+def holds(files: list[MasterFile], span: Span) -> bool:
+    """Whether ``files`` (by generation, partition, offset) hold every offset of ``span``."""
+    reach = span.first
+    for f in files:
+        if (f.generation, f.partition) == (span.generation, span.partition) and f.first <= reach:
+            reach = max(reach, f.end)
+    return reach > span.last
 
 
 def publish(path: Path, write: Callable[[Path], None], durable: bool = True) -> None:
@@ -364,15 +418,6 @@ def _children(path: Path, prefix: str) -> list[Path]:
     if not path.is_dir():
         return []
     return sorted(p for p in path.iterdir() if p.is_dir() and p.name.startswith(prefix))
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise LakeError(f"cannot read {path}: {exc}") from exc
 
 
 def _offsets_to_json(offsets: Offsets) -> dict[str, dict[str, int]]:

@@ -17,9 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from common.ddl import ddl_of
-from common.errors import EventError
+from common.errors import DamagedFile, EventError
 from common.events import RESERVED_TYPE_PREFIX, Event, decode_event
 from common.lake import Lake, MasterFile, publish
+from common.lake_files import parquet_schema, read_parquet, reading
+from common.quarantine import quarantine
 
 SCHEMA = pa.schema(
     [
@@ -80,9 +82,14 @@ class PartitionBuffer:
         return self.last + 1
 
 
-def write_master_file(lake: Lake, generation: int, partition: int, buffer: PartitionBuffer) -> Path:
-    """Write one buffer as an immutable file named by its offset range; publish by rename."""
-    path = lake.master_path(generation, partition, buffer.first, buffer.last)
+def write_master_file(
+    lake: Lake, generation: int, partition: int, buffer: PartitionBuffer, last: int | None = None
+) -> Path:
+    """Write one buffer as an immutable file named by its offset range (to ``last``, when
+    offsets after its last record belong to it too); publish by rename."""
+    path = lake.master_path(
+        generation, partition, buffer.first, buffer.last if last is None else last
+    )
     ids, types, tss, props, offsets, rejected, raw = zip(*buffer.rows, strict=True)
     count = len(ids)
     columns = [ids, types, tss, props, [generation] * count, [partition] * count, offsets]
@@ -101,7 +108,9 @@ def write_table(path: Path, table: pa.Table) -> None:
 
 def read_table(path: Path) -> pa.Table:
     """A whole master file in the current schema (columns the file predates as nulls)."""
-    return _read(path, SCHEMA.names).cast(SCHEMA)
+    table = _read(path, SCHEMA.names)
+    with reading(path):
+        return table.cast(SCHEMA)
 
 
 def remove_partial_files(lake: Lake, generation: int) -> int:
@@ -139,11 +148,24 @@ def read_events(path: Path, start: int = 0, end: int | None = None) -> Iterator[
     """The events of one file from offset ``start`` on (up to ``end``, exclusive), in offset
     order."""
     table = _read(path, [*EVENT_COLUMNS, "offset", "rejected"])
-    for row in table.to_pylist():
+    with reading(path):
+        rows = table.to_pylist()
+    for row in rows:
         if end is not None and row["offset"] >= end:
             break
         if row["offset"] >= start and is_event(row["type"], row["rejected"]):
             yield Event(row["id"], row["type"], row["ts"], props_of(row["props"]))
+
+
+def events_of(f: MasterFile, start: int = 0, end: int | None = None) -> list[Event] | None:
+    """The events of a master file from ``start`` (up to ``end``), or None when the file
+    cannot be read: it is then quarantined (``common.quarantine``), which every reader of
+    master files does, so a damaged file is taken out of every listing at its first read."""
+    try:
+        return list(read_events(f.path, start, end))
+    except DamagedFile as exc:
+        quarantine(f, exc)
+        return None
 
 
 def rejected_records(path: Path) -> list[Rejected]:
@@ -157,10 +179,12 @@ def rejected_records(path: Path) -> list[Rejected]:
 
 
 def _read(path: Path, columns: list[str]) -> pa.Table:
-    """Some columns of a file; a column the file predates reads as nulls."""
-    present = set(pq.read_schema(path).names)
-    table = pq.read_table(path, columns=[c for c in columns if c in present])
+    """Some columns of a file; a column the file predates reads as nulls. ``DamagedFile``
+    when it cannot be read (the caller quarantines it: ``common.quarantine``)."""
+    present = set(parquet_schema(path).names)
+    table = read_parquet(path, columns=[c for c in columns if c in present])
     missing = [c for c in columns if c not in present]
-    for name in missing:
-        table = table.append_column(name, pa.nulls(table.num_rows, SCHEMA.field(name).type))
-    return table.select(columns)
+    with reading(path):
+        for name in missing:
+            table = table.append_column(name, pa.nulls(table.num_rows, SCHEMA.field(name).type))
+        return table.select(columns)

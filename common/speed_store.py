@@ -20,6 +20,7 @@ cannot be read is built anew from its batch version.
 """
 
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Iterable
@@ -31,8 +32,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from common.errors import DamagedFile
 from common.lake import Lake, publish, remove_tree, write_atomic
+from common.lake_files import check_parquet, read_json, read_json_or_none, read_parquet
 
+log = logging.getLogger("speed")
 EARLIER = -1
 """The slice of archived events of earlier topic generations (never a Kafka partition)."""
 IDS = "ids"
@@ -189,10 +193,16 @@ def read_members(lake: Lake) -> list[dict[str, Any]]:
         if not is_held(path):
             continue
         try:
-            found.append(orjson.loads(path.with_suffix(".json").read_bytes()))
-        except (FileNotFoundError, orjson.JSONDecodeError):
+            found.append(read_json(path.with_suffix(".json"), _member))
+        except (FileNotFoundError, DamagedFile):
             continue
     return found
+
+
+def _member(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValueError("not a replica's report")
+    return raw
 
 
 def generation_dir(lake: Lake, generation: int) -> Path:
@@ -236,9 +246,12 @@ class SliceStore:
         return self.dir / "current.json"
 
     def read(self) -> SlicePointer | None:
+        """The slice's pointer; None when there is none, or it cannot be read (the slice is
+        then built anew from its batch version, and served as if it had no snapshot)."""
         try:
-            return SlicePointer.from_json(orjson.loads(self.pointer_path.read_bytes()))
-        except FileNotFoundError:
+            return read_json_or_none(self.pointer_path, SlicePointer.from_json)
+        except DamagedFile as exc:
+            log.error("%s; the partition is built anew from its batch version", exc)
             return None
 
     def publish(self, pointer: SlicePointer) -> None:
@@ -268,9 +281,20 @@ class SliceStore:
         seen: set[str] = set()
         for seg in segments:
             if seg.ids:
-                table = pq.read_table(self.path(seg.ids), schema=IDS_SCHEMA)
+                table = read_parquet(self.path(seg.ids), schema=IDS_SCHEMA)
                 seen.update(table["id"].to_pylist())
         return seen
+
+    def damaged(self, pointer: SlicePointer) -> DamagedFile | None:
+        """The first file ``pointer`` names that cannot be read (by its footer), if any."""
+        for name in sorted(pointer.names()):
+            try:
+                check_parquet(self.path(name))
+            except DamagedFile as exc:
+                return exc
+            except FileNotFoundError as exc:
+                return DamagedFile(self.path(name), f"missing: {exc}")
+        return None
 
     def retire(self, names: Iterable[str]) -> None:
         """Files no pointer names any more: deleted once readers are done with them."""

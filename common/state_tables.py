@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 from datasketches import hll_sketch, hll_union
 
+from common.lake_files import duckdb_reading
 from common.metrics import BUCKET_COLUMN, HLL_LG_K, StateColumn, view_state_columns
 from common.views import View
 
@@ -63,7 +64,8 @@ def combine(
     cursor = connection.cursor()
     try:
         cursor.register("tail", table)
-        combined = cursor.sql(sql, params=[[str(f) for f in files]]).to_arrow_table()
+        with duckdb_reading(files):
+            combined = cursor.sql(sql, params=[[str(f) for f in files]]).to_arrow_table()
     finally:
         cursor.close()
     return union_sketch_lists(combined, columns).cast(state_schema(view))

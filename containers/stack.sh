@@ -237,6 +237,11 @@ cmd_batch() {
     docker compose exec -T scheduler python -m batch_layer.job
 }
 
+cmd_accept_loss() {
+    configure_compose
+    docker compose exec -T scheduler python -m batch_layer.accept_loss
+}
+
 cmd_logs() { ensure_engine; ensure_compose; configure_compose; docker compose logs --follow --tail 100; }
 cmd_ps() { ensure_engine; ensure_compose; configure_compose; docker compose ps --all; }
 
@@ -283,7 +288,8 @@ case ${1:-} in
     logs) cmd_logs ;;
     ps) cmd_ps ;;
     batch) cmd_batch ;;
+    accept-loss) cmd_accept_loss ;;
     is-up) cmd_is_up ;;
     test) shift; cmd_test "$@" ;;
-    *) die "usage: containers/stack.sh up|down|logs|ps|batch|is-up|test" ;;
+    *) die "usage: containers/stack.sh up|down|logs|ps|batch|accept-loss|is-up|test" ;;
 esac

@@ -80,7 +80,8 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
     @app.exception_handler(LakeError)
     async def lake_error(request: Request, exc: LakeError) -> JSONResponse:
         log.error("cannot read the data directory: %s", exc)
-        return JSONResponse({"detail": str(exc)}, status_code=503)
+        retry = {"Retry-After": str(settings.retry_after_seconds)}
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers=retry)
 
     return app
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datasketches import hll_sketch, hll_union
 
+from common.lake_files import duckdb_reading
 from common.metrics import BUCKET_COLUMN, HLL_LG_K, KINDS, state_columns, view_state_columns
 from common.state_tables import partial_sql, quote, union_sketch_lists
 from common.views import Metric, View
@@ -44,7 +45,7 @@ def merge(
     try:
         for index, table in enumerate(tables):
             cursor.register(f"reduced_{index}", table)
-        with _running(deadline, cursor):
+        with _running(deadline, cursor), duckdb_reading(files):
             answer, overflowed = _null_non_finite(cursor.sql(sql, params=params).to_arrow_table())
     finally:
         cursor.close()
@@ -125,7 +126,7 @@ def reduce_states(
     )
     cursor = connection.cursor()
     try:
-        with _running(deadline, cursor):
+        with _running(deadline, cursor), duckdb_reading(files):
             table = cursor.sql(sql, params=params).to_arrow_table()
     finally:
         cursor.close()

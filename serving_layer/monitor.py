@@ -20,9 +20,11 @@ from typing import Any
 
 from common.batch_runs import RunStore
 from common.beacons import prune_beacons, read_beacons
-from common.errors import LakeError
+from common.errors import DamagedFile, LakeError
 from common.kafka import Every
 from common.lake import Lake, write_atomic
+from common.lake_files import read_json
+from common.quarantine import losses_status
 from common.speed_store import read_members, try_lock
 from serving_layer.rejected import RejectedIndex
 from serving_layer.sources import LagProbe, resolve
@@ -49,8 +51,8 @@ def status_path(lake: Lake) -> Path:
 def read_status(lake: Lake) -> dict[str, Any] | None:
     """The newest published status, or None before the first."""
     try:
-        return json.loads(status_path(lake).read_bytes())
-    except (OSError, ValueError):
+        return read_json(status_path(lake))
+    except (OSError, DamagedFile):
         return None
 
 
@@ -179,6 +181,7 @@ class Monitor:
             runs=runs,
             members=tuple(read_members(self.lake)),
             rejected=self.rejected.summary(files),
+            damaged=losses_status(self.lake, files),
         )
 
     def _track(self, found: list[dict[str, Any]], at: str) -> None:

@@ -24,6 +24,14 @@ class ViewList(BaseModel):
     views: list[ViewSummary]
 
 
+class LostRange(BaseModel):
+    generation: int
+    partition: int
+    first: int = Field(description="the first offset lost")
+    last: int = Field(description="the last offset lost (inclusive)")
+    accepted: bool
+
+
 class BatchMeta(Open):
     version: str | None = Field(
         description="the batch version served (while partitions switch one by one, the oldest "
@@ -32,6 +40,12 @@ class BatchMeta(Open):
     events: int = Field(description="distinct events the batch side covers")
     computed_at: str | None
     duration_s: float | None = None
+    lost: list[LostRange] = Field(
+        default_factory=list,
+        description="offset ranges neither the log nor the archive holds (a damaged master "
+        "file the log no longer had, or retention ahead of the archiver): no answer counts "
+        "them; `accepted` once `make accept-loss` acknowledged them",
+    )
 
 
 class SpeedMeta(Open):

@@ -4,8 +4,10 @@ with their offsets and reasons, for /health. Master files never change, so each 
 import threading
 from typing import Any
 
+from common.errors import DamagedFile
 from common.lake import MasterFile
 from common.master import Rejected, rejected_records
+from common.quarantine import quarantine
 
 RECENT = 10
 NEW_FILES_PER_CALL = 200
@@ -71,7 +73,13 @@ class RejectedIndex:
             return self._by_path.get(str(f.path))
 
     def _read(self, f: MasterFile) -> list[Rejected]:
-        found = rejected_records(f.path)
+        try:
+            found = rejected_records(f.path)
+        except DamagedFile as exc:
+            quarantine(f, exc)  # shown in /status; its offsets are archived again
+            found = []
+        except FileNotFoundError:
+            return []  # collected (compaction) or moved aside since the listing
         with self._lock:
             self._by_path[str(f.path)] = found
         return found

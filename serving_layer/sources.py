@@ -6,14 +6,15 @@ import time
 from collections.abc import Hashable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from common.errors import BrokerError
+from common.errors import BrokerError, DamagedFile
 from common.kafka import EndOffsets, bootstrap_reachable
 from common.lake import BatchVersion, Lake, MasterFile
 from common.metrics import SLICE_COLUMNS
+from common.quarantine import lost_ranges
 from common.settings import CommonSettings
 from common.speed_store import EARLIER, SlicePointer, SliceStore, read_members, read_pointers
 from common.timeutil import now_ms, parse_rfc3339
@@ -72,6 +73,20 @@ class Served:
         if pointer is None:
             return self.newest
         return None if pointer.base_version is None else self.versions[pointer.base_version]
+
+    def without(self, partitions: set[int]) -> "Served":
+        """This pairing with the snapshots of ``partitions`` left out (their files cannot be
+        read): those slices answer from the newest version, and the lag counts the rest."""
+        kept = {p: s for p, s in self.slices.items() if p not in partitions}
+        return replace(self, slices=kept)
+
+    def slice_of(self, path: Path) -> int | None:
+        """The slice whose snapshot names the file ``path``."""
+        for partition, pointer in self.slices.items():
+            store = SliceStore(self.lake, pointer.generation, pointer.partition)
+            if path.parent == store.dir and path.name in pointer.names():
+                return partition
+        return None
 
     def batch_parts(self) -> list[BatchPart]:
         newest = self.newest.version if self.newest else None
@@ -169,7 +184,13 @@ def resolve(lake: Lake) -> Served:
     newest = lake.read_manifest()
     versions: dict[str, BatchVersion] = {}
     for base in {p.base_version for p in slices.values() if p.base_version is not None}:
-        found = newest if newest and newest.version == base else lake.read_version(base)
+        try:
+            found = newest if newest and newest.version == base else lake.read_version(base)
+        except DamagedFile as exc:
+            # Its slices answer from the newest version instead, and the lag counts the rest.
+            log.error("%s; the slices based on it are left out of answers", exc)
+            slices = {p: s for p, s in slices.items() if s.base_version != base}
+            continue
         if found is None:
             # Collected between reading the pointer and the version: the caller retries.
             raise FileNotFoundError(lake.versions / base / "version.json")
@@ -274,6 +295,7 @@ def meta(served: Served, lag: int | None, source: str) -> dict[str, Any]:
             "events": served.batch_events(),
             "computed_at": batch.computed_at if batch else None,
             "duration_s": batch.duration_s if batch else None,
+            "lost": lost_ranges(served.lake),
         },
         "speed": {
             "events": sum(p.events for p in served.slices.values()),

@@ -63,6 +63,7 @@ class Observation:
     runs: tuple[RunRecord, ...] = ()
     members: tuple[dict[str, Any], ...] = ()  # speed replicas and their partitions
     rejected: dict[str, Any] | None = None
+    damaged: dict[str, Any] | None = None  # common.quarantine.losses_status: moved aside, lost
 
 
 @dataclass(frozen=True)
@@ -435,6 +436,42 @@ def warnings(
     if stale:
         found.append(_warning("batch_stale", "warning", "batch", stale))
     found += _recent_warnings(window, recent)
+    found += _damage_warnings(window.last.damaged)
+    return found
+
+
+def _damage_warnings(damaged: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Master files moved aside (until archived again) and losses (until accepted)."""
+    if not damaged:
+        return []
+    found = []
+    waiting = [q for q in damaged["quarantined"] if not q.get("archived_again")]
+    if waiting:
+        names = ", ".join(f"{q['path']} (offsets {q['first']}-{q['last']})" for q in waiting)
+        found.append(
+            _warning(
+                "quarantined",
+                "error",
+                "archiver",
+                f"master files that cannot be read were moved to quarantine/: {names}",
+            )
+        )
+    open_losses = [r for r in damaged["lost"] if not r["accepted"]]
+    if open_losses:
+        ranges = ", ".join(
+            f"generation {r['generation']} partition {r['partition']} offsets "
+            f"{r['first']}-{r['last']}"
+            for r in open_losses
+        )
+        found.append(
+            _warning(
+                "lost",
+                "error",
+                "batch",
+                f"offsets in neither the log nor the archive: {ranges}; batch runs cover up "
+                "to them until `make accept-loss`",
+            )
+        )
     return found
 
 
@@ -663,5 +700,6 @@ def build_status(history: list[Observation], recent: list[Counts]) -> dict[str, 
             },
         },
         "rejected": last.rejected,
+        "damaged": last.damaged,
         "warnings": found_warnings,
     }

@@ -19,16 +19,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from prometheus_client import Counter, Gauge, Histogram
 
-from common.errors import EventError
+from common.errors import DamagedFile, EventError
 from common.events import Event, decode_event
 from common.kafka import Every, OffsetsOutOfRange, TopicConsumer
 from common.lake import BatchVersion, Lake
 from common.lifecycle import run_service, stop_event_on_signals
-from common.master import archived_after, read_events
+from common.master import archived_after, events_of
 from common.monitoring import BUSY
 from common.speed_store import (
     EARLIER,
@@ -64,6 +62,8 @@ FRESHNESS = Histogram(
 )
 MANIFEST_CHECK_SECONDS = 0.2
 REBALANCE_SECONDS = 0.5
+DAMAGE_CHECK_SECONDS = 2.0
+"""How often a replica checks that the files its served snapshots name can be read."""
 CATCH_UP_RECORDS = 1_000
 """Records a new state reads per loop turn while it is built: the live path never waits
 longer than one such chunk."""
@@ -148,6 +148,7 @@ class SpeedReplica:
         rebalance = Every(self.rebalance_seconds)
         manifest_check = Every(MANIFEST_CHECK_SECONDS)
         snapshot = Every(self.settings.speed_snapshot_seconds)
+        damage_check = Every(DAMAGE_CHECK_SECONDS)
         try:
             self._check_manifest()
             self._rebalance()
@@ -161,6 +162,8 @@ class SpeedReplica:
                         self._rebalance()
                     if snapshot.due():
                         self._publish_all()
+                    if damage_check.due():
+                        self._check_snapshot_files()
         finally:
             for partition in list(self.slices):
                 self._release(partition)  # what was read before the stop is served after it
@@ -424,14 +427,36 @@ class SpeedReplica:
         readable), else None: the partition is then built anew from its batch version."""
         if pointer is None or pointer.fingerprints != self.catalog.fingerprints():
             return None
+        damaged = store.damaged(pointer)
         try:
-            for name in pointer.names():
-                pq.read_metadata(store.path(name))
-            return store.read_ids(pointer.segments)
-        except (OSError, pa.ArrowException) as exc:
-            log.error("partition %d: its snapshot cannot be read (%s); building it anew",
-                      pointer.partition, exc)  # fmt: skip
-            return None
+            if damaged is None:
+                return store.read_ids(pointer.segments)
+        except (FileNotFoundError, DamagedFile) as exc:
+            damaged = exc if isinstance(exc, DamagedFile) else DamagedFile(exc.filename, "missing")
+        log.error("partition %d: its snapshot cannot be read (%s); building it anew",
+                  pointer.partition, damaged)  # fmt: skip
+        return None
+
+    def _check_snapshot_files(self) -> None:
+        """A partition whose served snapshot names a file that cannot be read is dropped
+        without a last snapshot and taken over again at the next rebalance, which builds it
+        anew from its batch version (serving leaves that snapshot out meanwhile)."""
+        for partition, owned in list(self.slices.items()):
+            pointer = owned.publisher.pointer
+            if pointer is None or owned.current is None:
+                continue  # nothing served of its own yet, or being built anew already
+            damaged = owned.publisher.store.damaged(pointer)
+            if damaged is not None:
+                log.error("partition %d: %s; building it anew", partition, damaged)
+                self._drop(partition)
+
+    def _drop(self, partition: int) -> None:
+        """Let a partition go as it is (no last snapshot): the next rebalance takes it again."""
+        owned = self.slices.pop(partition)
+        if self.building == partition:
+            self._stop_building()
+        self.consumer.unassign([partition])
+        os.close(owned.lock_fd)
 
     def _release(self, partition: int) -> None:
         """Give a partition up after a last snapshot, for its next owner to continue."""
@@ -467,7 +492,7 @@ class SpeedReplica:
             return  # no earlier generation holds anything the batch lacks
         state = SliceState(self.catalog, version)
         for f, start in backlog:
-            for event in read_events(f.path, start=start):
+            for event in events_of(f, start=start) or ():  # None: damaged, quarantined
                 state.apply(event)
         self.earlier.publish(state, fresh=True)
         log.info("earlier topic generations: %d events no batch covers", state.events)
@@ -501,7 +526,11 @@ class SpeedReplica:
                 break  # the log holds the rest
             if f.first > state.next_offset:
                 self._lost(state, partition, f.first)
-            for event in read_events(f.path, start=state.next_offset, end=stop):
+            events = events_of(f, start=state.next_offset, end=stop)
+            if events is None:  # damaged, now quarantined: the log no longer holds it either
+                self._lost(state, partition, min(f.end, stop))
+                continue
+            for event in events:
                 state.apply(event)
             state.next_offset = min(f.end, stop)
         if state.next_offset < stop:

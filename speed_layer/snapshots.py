@@ -11,8 +11,8 @@ combined: the newest stay small, since the next batch version cuts among them).
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from common.lake_files import read_parquet
 from common.speed_store import IDS, Segment, SlicePointer, SliceStore
 from common.state_tables import combine, state_schema
 from common.timeutil import utc_now_text
@@ -114,7 +114,7 @@ class SlicePublisher:
                 if paths:
                     merged = combine(self._duckdb(), view, paths, state_schema(view).empty_table())
                     files[view.name] = self.store.write_table(self.sequence, view.name, merged)
-            id_tables = [pq.read_table(self.store.path(s.ids)) for s in (older, newer) if s.ids]
+            id_tables = [read_parquet(self.store.path(s.ids)) for s in (older, newer) if s.ids]
             ids = None
             if id_tables:
                 ids = self.store.write_table(self.sequence, IDS, pa.concat_tables(id_tables))

@@ -1,7 +1,9 @@
 """GET /views and GET /views/{name}."""
 
+import logging
 import time
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -10,7 +12,8 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Response
 from prometheus_client import Histogram
 
-from common.errors import LakeError
+from common.batch_runs import RunBusy, RunStore
+from common.errors import DamagedFile, LakeError
 from serving_layer.deadline import Deadline, QueryTimeout
 from serving_layer.definitions import BATCH_SOURCES, SPEED_SOURCES
 from serving_layer.merge import Merged, merge, overflow_warnings, reduce_states
@@ -20,6 +23,7 @@ from serving_layer.reduced_cache import cache_key, file_part
 from serving_layer.sources import Served, ends_within, meta, resolve
 from serving_layer.state import ServingState, StateDep
 
+log = logging.getLogger("serving")
 router = APIRouter(tags=["views"])
 
 READ_ATTEMPTS = 3
@@ -61,6 +65,34 @@ def _merge(state: ServingState, spec: QuerySpec, served: Served, deadline: Deadl
                         )
                     )
     return merge(state.duckdb, spec, [], reduced, deadline)
+
+
+def _damaged_slice(state: ServingState, served: Served, damage: DamagedFile) -> int:
+    """What a file that cannot be read does to an answer. A speed snapshot's: that slice is
+    left out (its replica builds it anew; the answer takes the batch side for it, and the lag
+    counts the rest). A batch version's: 503 with the reason, and a batch run is requested,
+    which publishes a good version."""
+    path = Path(str(damage.path))
+    partition = served.slice_of(path)
+    if partition is not None:
+        log.warning("partition %d's snapshot left out of answers: %s", partition, damage)
+        return partition
+    if not path.is_relative_to(state.lake.versions):
+        raise damage
+    version = path.relative_to(state.lake.versions).parts[0]
+    if served.newest is not None and version < served.newest.version:
+        then = f"the speed layer is switching to version {served.newest.version}"
+    else:
+        try:
+            run = RunStore(state.lake).begin("request", state="queued").id
+        except RunBusy as busy:
+            run = busy.run_id
+        then = f"batch run {run} publishes a new one"
+    raise HTTPException(
+        503,
+        f"batch version {version} cannot be read ({damage}); {then}",
+        headers={"Retry-After": str(state.settings.retry_after_seconds)},
+    ) from damage
 
 
 def _refuse_if_pending(state: ServingState, served: Served, spec: QuerySpec) -> None:
@@ -126,18 +158,26 @@ async def query_view(
 def _answer(state: ServingState, spec: QuerySpec, started: float, deadline: Deadline) -> Response:
     """The answer's rows and meta: the DuckDB work, cut at the deadline (QueryTimeout)."""
     view = spec.view
-    for attempt in range(READ_ATTEMPTS):
+    attempt = 0
+    left_out: set[int] = set()  # slices whose snapshot names a file that cannot be read
+    while True:
+        served: Served | None = None
         try:
-            served = resolve(state.lake)
+            served = resolve(state.lake).without(left_out)
             _refuse_if_pending(state, served, spec)
             # The log end is read after the pointer (so lag never understates) and while
             # DuckDB merges, so the two waits overlap.
             ends = state.lag_pool.submit(state.lag_probe.ends)
             merged = _merge(state, spec, served, deadline)
             break
+        except DamagedFile as exc:
+            if served is None:
+                raise  # the pairing itself cannot be read: 503 (main.lake_error)
+            left_out.add(_damaged_slice(state, served, exc))
         except (duckdb.IOException, FileNotFoundError) as exc:
             # A snapshot or version was collected between resolving and reading it.
-            if attempt == READ_ATTEMPTS - 1:
+            attempt += 1
+            if attempt == READ_ATTEMPTS:
                 raise LakeError(f"the served files kept changing: {exc}") from exc
     end_offsets = ends_within(ends, state.settings.serving_lag_wait_ms / 1000)
     lag = None if end_offsets is None else served.lag(end_offsets)

@@ -6,12 +6,20 @@ import threading
 import pytest
 
 from batch_layer.archiver import Archiver
+from batch_layer.rearchive import mend
 from batch_layer.settings import BatchSettings
 from common.errors import BrokerError
 from common.events import Event
 from common.kafka import TopicConsumer
 from common.lake import Lake
-from common.master import read_events, rejected_records
+from common.master import (
+    PartitionBuffer,
+    events_of,
+    read_events,
+    rejected_records,
+    write_master_file,
+)
+from common.quarantine import OffsetRange, lost
 from tests.memory_log import MemoryConsumer, MemoryLog
 
 
@@ -88,3 +96,54 @@ def test_a_partition_added_while_running_is_archived_from_offset_0(lake):
     )
     assert lake.archived_ends(1) == {0: 3, 1: 2}
     assert [(f.partition, f.first, f.last) for f in lake.master_files()] == [(0, 0, 2), (1, 0, 1)]
+
+
+def _archive_two_files(lake: Lake, log: MemoryLog) -> None:
+    for first in (0, 5):
+        buffer = PartitionBuffer(first)
+        for i in range(first, first + 5):
+            value = Event(f"e{i}", "purchase", 1_000 + i, {}).encode()
+            assert log.append(0, value) == i
+            buffer.add(i, value)
+        write_master_file(lake, 1, 0, buffer)
+
+
+def _damage_second_file(lake: Lake) -> None:
+    second = lake.master_files()[1]
+    second.path.write_bytes(second.path.read_bytes()[:40])
+    assert events_of(second) is None  # a reader met it: moved aside
+
+
+def test_a_file_moved_aside_is_archived_again_from_the_log(lake):
+    log = MemoryLog("events")
+    _archive_two_files(lake, log)
+    assert [(f.first, f.last) for f in lake.master_files()] == [(0, 4), (5, 9)]
+    _damage_second_file(lake)
+    assert [(f.first, f.last) for f in lake.master_files()] == [(0, 4)]
+    written = mend(lake, 1, lambda: TopicConsumer(MemoryConsumer(log, batch=2), "events"))
+    assert written == 5
+    assert [(f.first, f.last) for f in lake.master_files()] == [(0, 4), (5, 9)]
+    assert [e.id for f in lake.master_files() for e in read_events(f.path)] == [
+        f"e{i}" for i in range(10)
+    ]
+    assert lost(lake) == []
+
+
+def test_what_the_log_no_longer_holds_is_recorded_as_lost(lake):
+    log = MemoryLog("events")
+    _archive_two_files(lake, log)
+    _damage_second_file(lake)
+    log.delete_before(0, 8)  # retention: 5-7 are gone, 8-9 still there
+    consumer = MemoryConsumer(log, batch=2, auto_offset_reset="none")
+    assert mend(lake, 1, lambda: TopicConsumer(consumer, "events")) == 2
+    assert [(f.first, f.last) for f in lake.master_files()] == [(0, 4), (8, 9)]
+    assert lost(lake) == [OffsetRange(1, 0, 5, 7)]
+    assert mend(lake, 1, lambda: TopicConsumer(consumer, "events")) == 0  # known: once
+
+
+def test_holes_of_an_earlier_generation_are_lost_at_once(lake):
+    log = MemoryLog("events")
+    _archive_two_files(lake, log)
+    _damage_second_file(lake)
+    assert mend(lake, 2, lambda: pytest.fail("no log of generation 1 to read")) == 0
+    assert lost(lake) == [OffsetRange(1, 0, 5, 9)]

@@ -131,3 +131,16 @@ def test_the_newest_run_is_found_after_the_clock_stepped_back_past_the_history(t
     back.prune(keep=2)
     assert [r.id for r in back.recent(limit=1)] == [queued.id]
     assert back.active() == queued
+
+
+@pytest.mark.parametrize("content", [b"", b'{"id": "x", "sta', b"\x00\x01\x02", b"[1]", b"{}"])
+def test_a_record_that_cannot_be_read_is_skipped_with_a_warning(tmp_path, caplog, content):
+    runs = RunStore(Lake(tmp_path))
+    good = RunRecord("20261126T000000000001Z-abcd", "manual", "queued", "t0")
+    runs.write(good)
+    runs.path("20261126T000000000002Z-dead").write_bytes(content)
+    assert runs.recent() == [good]
+    assert runs.active() == good
+    assert runs.get("20261126T000000000002Z-dead") is None
+    assert "batch run record skipped" in caplog.text
+    assert runs.begin("request", state="queued", alone=False).trigger == "request"

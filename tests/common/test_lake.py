@@ -2,11 +2,12 @@
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from common.errors import LakeError
+from common.errors import DamagedFile, LakeError
 from common.lake import (
     BatchVersion,
     Lake,
@@ -205,11 +206,19 @@ def test_manifest_publish_and_read(tmp_path):
     assert lake.read_manifest() == a_version("000002")
 
 
-def test_a_corrupt_manifest_is_a_lake_error(tmp_path):
+@pytest.mark.parametrize("content", [b"", b"{not json", b"[]", b'{"version": "000002"}'])
+def test_a_damaged_manifest_stands_for_the_newest_readable_version(tmp_path, content):
     lake = Lake(tmp_path)
-    write_atomic(lake.manifest_path, b"{not json")
-    with pytest.raises(LakeError, match="cannot read"):
-        lake.read_manifest()
+    for name in ("000001", "000002", "000003"):
+        (lake.versions / name).mkdir(parents=True)
+        write_atomic(
+            lake.versions / name / "version.json", json.dumps(a_version(name).to_json()).encode()
+        )
+    (lake.versions / "000003" / "version.json").write_bytes(b"\x00")
+    write_atomic(lake.manifest_path, content)
+    assert lake.read_manifest() == a_version("000002")
+    with pytest.raises(DamagedFile):
+        lake.read_version("000003")
 
 
 def test_versions_are_numbered_after_the_newest(tmp_path):
@@ -251,3 +260,32 @@ def test_backlog_and_ends_use_next_offsets(tmp_path):
     assert [(f.partition, f.first, start) for f, start in backlog] == [(0, 5, 7), (1, 0, 0)]
     assert sum(f.end - start for f, start in backlog) == 3 + 3
     assert lake.backlog(2, {1: {0: 10, 1: 3}}) == []
+
+
+@dataclass(frozen=True)
+class Span:
+    generation: int
+    partition: int
+    first: int
+    last: int
+
+
+def test_coverage_stops_at_a_blocker_nothing_holds():
+    files = [mf(1, 0, 10, 19), mf(1, 0, 20, 29)]
+    assert contiguous_coverage(files, blockers=[Span(1, 0, 0, 9)]) == ([], {})
+    chosen, offsets = contiguous_coverage(files, blockers=[Span(1, 0, 30, 39)])
+    assert (chosen, offsets) == (files, {1: {0: 29}})
+
+
+def test_a_blocker_that_files_hold_again_is_no_stop():
+    files = [mf(1, 0, 0, 9), mf(1, 0, 10, 19), mf(1, 0, 20, 29)]
+    chosen, offsets = contiguous_coverage(files, blockers=[Span(1, 0, 12, 15)])
+    assert (chosen, offsets) == (files, {1: {0: 29}})
+
+
+def test_coverage_goes_on_across_a_bridge():
+    files = [mf(1, 0, 0, 9), mf(1, 0, 20, 29), mf(1, 1, 5, 9)]
+    chosen, offsets = contiguous_coverage(files, bridges=[Span(1, 0, 10, 19)])
+    assert (chosen, offsets) == (files, {1: {0: 29, 1: 9}})
+    leading = contiguous_coverage([mf(1, 0, 20, 29)], bridges=[Span(1, 0, 0, 19)])
+    assert leading == ([mf(1, 0, 20, 29)], {1: {0: 29}})

@@ -11,10 +11,11 @@ from common.events import Event
 from common.kafka import TopicConsumer
 from common.lake import BatchVersion, Lake
 from common.master import PartitionBuffer, write_master_file
+from common.quarantine import quarantined
 from common.speed_store import SlicePointer, SliceStore, read_pointers
 from common.views import parse_catalog
 from serving_layer.sources import resolve
-from speed_layer import snapshots
+from speed_layer import service, snapshots
 from speed_layer.membership import Membership
 from speed_layer.service import SpeedReplica
 from speed_layer.settings import SpeedSettings
@@ -281,3 +282,51 @@ def test_a_snapshot_that_cannot_be_read_is_built_anew_from_the_batch_version(lak
 
     assert pointer(lake, 0).events == 6
     assert served_orders(lake) == (6, float(sum(range(6))))
+
+
+def test_a_snapshot_file_damaged_while_running_is_built_anew(lake, monkeypatch):
+    monkeypatch.setattr(service, "DAMAGE_CHECK_SECONDS", 0)
+    log = topic(p0=6)
+    damaged: list[str] = []
+
+    def damage(number: int) -> None:
+        if number == 8:
+            current = pointer(lake, 0)
+            name = sorted(n for n in current.names() if ".orders." in n)[0]
+            SliceStore(lake, 1, 0).path(name).write_bytes(b"")
+            damaged.append(name)
+
+    run_replica(lake, log, polls=30, on_poll=damage)
+
+    assert damaged
+    current = pointer(lake, 0)
+    assert SliceStore(lake, 1, 0).damaged(current) is None
+    assert current.events == 6
+    assert served_orders(lake) == (6, float(sum(range(6))))
+
+
+def test_an_emptied_pointer_is_built_anew(lake):
+    log = topic(p0=6)
+    publish_slice(lake, CATALOG, 0, None, 6, [purchase(0, o) for o in range(6)])
+    SliceStore(lake, 1, 0).pointer_path.write_bytes(b"")
+
+    run_replica(lake, log)
+
+    assert pointer(lake, 0).events == 6
+    assert served_orders(lake) == (6, float(sum(range(6))))
+
+
+def test_a_damaged_archive_file_is_quarantined_and_counted_missing(lake):
+    log = topic(p0=10)
+    log.delete_before(0, 8)  # the log holds 8..9: 0..7 only the archive has
+    archive(lake, 0, 0, 3)
+    archive(lake, 0, 4, 7)
+    path = lake.master_path(1, 0, 0, 3)
+    path.write_bytes(path.read_bytes()[:30])
+
+    run_replica(lake, log)
+
+    assert [q.range.first for q in quarantined(lake)] == [0]
+    assert pointer(lake, 0).events == 6  # offsets 4..9
+    assert pointer(lake, 0).missing == 4
+    assert resolve(lake).lag({0: 10}) == 4  # never understated

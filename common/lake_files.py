@@ -1,0 +1,123 @@
+"""The one way to read a file of the lake: every "cannot read" becomes ``DamagedFile``.
+
+A file that is missing is not damaged (readers race with collection and renames), and
+neither is a failing system call (too many open files, permissions): those keep their own
+``OSError``. Everything else that stops a read (truncation, an empty file, bytes that are
+not Parquet or JSON, JSON of the wrong shape) is ``DamagedFile(path, reason)``, and the owner
+of each kind of file decides once what it does about it (see ARCHITECTURE.md, "Damaged
+files").
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from common.errors import DamagedFile
+
+T = TypeVar("T")
+DECODE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
+"""What decoding a file's content raises when it has the wrong shape (pydantic's
+``ValidationError``, ``JSONDecodeError`` and ``ArrowInvalid`` are ``ValueError`` too)."""
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether ``exc``, raised while reading a file that exists, says the file is damaged
+    (not a missing file, not a failing system call)."""
+    if isinstance(exc, FileNotFoundError):
+        return False
+    if isinstance(exc, OSError):
+        return exc.errno is None  # Arrow's own IO errors (bad pages, thrift) carry no errno
+    return isinstance(exc, (pa.ArrowException, *DECODE_ERRORS))
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Turn damage met while reading ``path`` into ``DamagedFile``."""
+    try:
+        yield
+    except DamagedFile:
+        raise
+    except Exception as exc:
+        if is_damage(exc):
+            raise DamagedFile(path, _reason(exc)) from exc
+        raise
+
+
+def read_parquet(
+    path: Path, columns: list[str] | None = None, schema: pa.Schema | None = None
+) -> pa.Table:
+    """A Parquet file (some columns of it)."""
+    with reading(path):
+        _not_empty(path)
+        return pq.read_table(path, columns=columns, schema=schema)
+
+
+def parquet_schema(path: Path) -> pa.Schema:
+    with reading(path):
+        _not_empty(path)
+        return pq.read_schema(path)
+
+
+def check_parquet(path: Path) -> None:
+    """Read a Parquet file's footer: catches truncation, emptiness and foreign bytes cheaply
+    (damage inside a data page shows only when the page is read)."""
+    with reading(path):
+        _not_empty(path)
+        pq.read_metadata(path)
+
+
+def read_bytes(path: Path) -> bytes:
+    with reading(path):
+        data = path.read_bytes()
+        if not data:
+            raise DamagedFile(path, "the file is empty")
+        return data
+
+
+def read_json(path: Path, decode: Callable[[Any], T] = lambda raw: raw) -> T:
+    """A JSON file, through ``decode`` (whose errors on content of the wrong shape are damage
+    too). ``FileNotFoundError`` when it is missing."""
+    data = read_bytes(path)
+    with reading(path):
+        return decode(orjson.loads(data))
+
+
+def read_json_or_none(path: Path, decode: Callable[[Any], T] = lambda raw: raw) -> T | None:
+    """``read_json``, None when the file is missing."""
+    try:
+        return read_json(path, decode)
+    except FileNotFoundError:
+        return None
+
+
+@contextmanager
+def duckdb_reading(paths: Iterable[Path]) -> Iterator[None]:
+    """DuckDB reading Parquet ``paths``: when it fails, the first damaged one is named as
+    ``DamagedFile`` (a missing file, or an error no file explains, goes on as it was)."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        for path in paths:
+            try:
+                read_parquet(path)
+            except FileNotFoundError:
+                raise exc from None
+            except DamagedFile as damaged:
+                raise damaged from exc
+        raise
+
+
+def _not_empty(path: Path) -> None:
+    if path.stat().st_size == 0:
+        raise DamagedFile(path, "the file is empty")
+
+
+def _reason(exc: BaseException) -> str:
+    text = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

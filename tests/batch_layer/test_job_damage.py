@@ -1,0 +1,37 @@
+"""A batch run never hands Spark a master file that cannot be read, and never covers less
+than the version before it."""
+
+import pytest
+
+from batch_layer.job import BatchError, readable_coverage, refuse_to_shrink
+from common.events import Event
+from common.lake import BatchVersion, Lake
+from common.master import PartitionBuffer, write_master_file
+from common.quarantine import quarantined
+
+
+def _write(lake: Lake, first: int, last: int) -> None:
+    buffer = PartitionBuffer(first=first)
+    for offset in range(first, last + 1):
+        buffer.add(offset, Event(f"e{offset}", "t", offset, {}).encode())
+    write_master_file(lake, 1, 0, buffer)
+
+
+def test_a_damaged_file_is_moved_aside_before_spark_reads(tmp_path):
+    lake = Lake(tmp_path)
+    for first in (0, 10, 20):
+        _write(lake, first, first + 9)
+    lake.master_path(1, 0, 10, 19).write_bytes(b"PAR1 and then nothing")
+    files, offsets = readable_coverage(lake)
+    assert [(f.first, f.last) for f in files] == [(0, 9)]
+    assert offsets == {1: {0: 9}}
+    assert [q.range.first for q in quarantined(lake)] == [10]
+
+
+def test_a_version_covering_less_than_the_newest_fails_saying_why():
+    newest = BatchVersion("000004", "t", 30, {1: {0: 29}}, ())
+    refuse_to_shrink(newest, {1: {0: 29}})
+    refuse_to_shrink(newest, {1: {0: 40}})
+    refuse_to_shrink(None, {})
+    with pytest.raises(BatchError, match="offsets 10-29 that version 000004 covers"):
+        refuse_to_shrink(newest, {1: {0: 9}})
