@@ -116,7 +116,8 @@ def test_answers_while_a_batch_publishes_never_double_count_or_lose(
         # Sample until the batch has finished and the served pair has switched to it.
         while batch.is_alive() or sampler.samples < 20 or len(versions) < 2:
             if not batch.is_alive():
-                switch_deadline = switch_deadline or time.monotonic() + 60
+                # a liveness bound: the switch took over 60 s at load 30 on 2 cores
+                switch_deadline = switch_deadline or time.monotonic() + 180
                 assert time.monotonic() < switch_deadline, (
                     f"never served the new version: {versions}"
                 )
