@@ -20,7 +20,8 @@ from common.settings import CommonSettings
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}
+_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+METRICS_PATH = "/metrics"
 
 
 class _Quiet(WSGIRequestHandler):
@@ -29,9 +30,26 @@ class _Quiet(WSGIRequestHandler):
 
 
 def guarded(app: WSGIApp, policy: Policy) -> WSGIApp:
-    """``app`` answering only the requests ``policy`` lets through."""
+    """``app`` answering only ``GET /metrics``, and only when ``policy`` lets it through
+    (prometheus_client's app answers its metrics on any path, ``/health`` included, which the
+    policy lets through without a key)."""
+
+    def refuse(start_response: StartResponse, status: int, detail: str, *extra: Any) -> list[bytes]:
+        body = orjson.dumps({"detail": detail})
+        start_response(
+            f"{status} {_REASONS.get(status, 'Refused')}",
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(body))),
+                *extra,
+                *((k.decode(), v.decode()) for k, v in PAGE_HEADERS),
+            ],
+        )
+        return [body]
 
     def guarded_app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "/") != METRICS_PATH:
+            return refuse(start_response, 404, f"only GET {METRICS_PATH} is served here")
         headers = {
             name: environ[variable]
             for name, variable in (("host", "HTTP_HOST"), ("authorization", "HTTP_AUTHORIZATION"))
@@ -42,17 +60,7 @@ def guarded(app: WSGIApp, policy: Policy) -> WSGIApp:
         )
         if refusal is None:
             return app(environ, start_response)
-        body = orjson.dumps({"detail": refusal.detail})
-        start_response(
-            f"{refusal.status} {_REASONS.get(refusal.status, 'Refused')}",
-            [
-                ("Content-Type", "application/json"),
-                ("Content-Length", str(len(body))),
-                *refusal.headers,
-                *((k.decode(), v.decode()) for k, v in PAGE_HEADERS),
-            ],
-        )
-        return [body]
+        return refuse(start_response, refusal.status, refusal.detail, *refusal.headers)
 
     return guarded_app
 
