@@ -40,6 +40,7 @@ from common.lake import (
 from common.lake_files import check_parquet, read_parquet
 from common.locks import exclusive
 from common.logs import setup_logging
+from common.master import read_events
 from common.quarantine import coverage, quarantine
 from common.speed_store import oldest_base
 from common.timeutil import utc_now_text
@@ -132,12 +133,16 @@ def readable_coverage(lake: Lake) -> tuple[list[MasterFile], Offsets]:
 
 
 def quarantine_damaged(files: list[MasterFile], thorough: bool = False) -> list[str]:
-    """Quarantine the files that cannot be read (their footers; every page if
-    ``thorough``); return their paths."""
+    """Quarantine the files that cannot be read (their footers; if ``thorough``, every page
+    and every event's properties, as Spark's workers decode them); return their paths."""
     damaged = []
     for f in files:
         try:
-            read_parquet(f.path) if thorough else check_parquet(f.path)
+            if thorough:
+                read_parquet(f.path)
+                list(read_events(f.path))
+            else:
+                check_parquet(f.path)
         except DamagedFile as exc:
             quarantine(f, exc)
             damaged.append(str(f.path))

@@ -148,13 +148,15 @@ def read_events(path: Path, start: int = 0, end: int | None = None) -> Iterator[
     """The events of one file from offset ``start`` on (up to ``end``, exclusive), in offset
     order."""
     table = _read(path, [*EVENT_COLUMNS, "offset", "rejected"])
-    with reading(path):
-        rows = table.to_pylist()
-    for row in rows:
-        if end is not None and row["offset"] >= end:
-            break
-        if row["offset"] >= start and is_event(row["type"], row["rejected"]):
-            yield Event(row["id"], row["type"], row["ts"], props_of(row["props"]))
+    with reading(path):  # a props text that is not JSON is damage too
+        events = [
+            Event(row["id"], row["type"], row["ts"], props_of(row["props"]))
+            for row in table.to_pylist()
+            if row["offset"] >= start
+            and (end is None or row["offset"] < end)
+            and is_event(row["type"], row["rejected"])
+        ]
+    yield from events
 
 
 def events_of(f: MasterFile, start: int = 0, end: int | None = None) -> list[Event] | None:
