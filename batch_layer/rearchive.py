@@ -18,7 +18,15 @@ from common.errors import BrokerError
 from common.kafka import OffsetsOutOfRange, TopicConsumer
 from common.lake import Lake
 from common.master import PartitionBuffer, write_master_file
-from common.quarantine import OffsetRange, accepted, holes, lost, quarantined, record_lost
+from common.quarantine import (
+    OffsetRange,
+    accepted,
+    holes,
+    lost,
+    quarantined,
+    record_lost,
+    uncovered,
+)
 
 log = logging.getLogger("archiver")
 
@@ -33,7 +41,7 @@ def open_holes(lake: Lake) -> list[OffsetRange]:
     files = lake.master_files()
     held = [OffsetRange.of(f) for f in files] + lost(lake) + accepted(lake)
     candidates = holes(files) + [q.range for q in quarantined(lake)]
-    found = {part for c in candidates for part in _uncovered(c, held)}
+    found = {part for c in candidates for part in uncovered(c, held)}
     return sorted(h for h in found if not any(_within(h, o) for o in found if o != h))
 
 
@@ -103,22 +111,6 @@ def _archive_again(lake: Lake, consumer: TopicConsumer, hole: OffsetRange) -> in
         hole.last,
     )
     return hole.last - hole.first + 1
-
-
-def _uncovered(span: OffsetRange, held: list[OffsetRange]) -> list[OffsetRange]:
-    """The parts of ``span`` that no range of ``held`` holds."""
-    parts = []
-    position = span.first
-    same = (span.generation, span.partition)
-    for h in sorted(r for r in held if (r.generation, r.partition) == same):
-        if h.last < position or h.first > span.last:
-            continue
-        if h.first > position:
-            parts.append(replace(span, first=position, last=h.first - 1))
-        position = max(position, h.end)
-    if position <= span.last:
-        parts.append(replace(span, first=position))
-    return parts
 
 
 def _within(inner: OffsetRange, outer: OffsetRange) -> bool:

@@ -353,9 +353,12 @@ def contiguous_coverage(
             stopped.add(key)  # an overlap: covering it would count offsets twice
             continue
         expected[key] = span.last + 1
+        # An accepted loss is covered too (no file holds it; nothing will): a version whose
+        # chain ends at one covers it, so a loss at a partition's tail does not look like a
+        # version covering less than the one before.
+        offsets.setdefault(generation, {})[partition] = span.last
         if kind == 0:
             chosen.append(span)  # type: ignore[arg-type]
-            offsets.setdefault(generation, {})[partition] = span.last
     return chosen, offsets
 
 

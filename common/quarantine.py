@@ -16,7 +16,7 @@ an accepted loss is bridged, and answers keep naming every loss in ``meta.batch.
 import logging
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -187,11 +187,31 @@ def accept_losses(lake: Lake) -> list[OffsetRange]:
 
 
 def coverage(lake: Lake, files: list[MasterFile]) -> tuple[list[MasterFile], Offsets]:
-    """``contiguous_coverage`` of ``files`` that stops at a quarantined range nothing holds
-    yet and at a loss not accepted, and goes on across an accepted loss."""
+    """``contiguous_coverage`` of ``files`` that goes on across an accepted loss and stops
+    at the part of a quarantined range or of a loss not accepted that neither a file nor an
+    accepted loss holds (a quarantined file that was archived again in part, the rest lost
+    and accepted, blocks nothing)."""
     bridges = accepted(lake)
-    blockers = [q.range for q in quarantined(lake)] + lost(lake)
+    held = [OffsetRange.of(f) for f in files] + bridges
+    spans = [q.range for q in quarantined(lake)] + lost(lake)
+    blockers = [part for span in spans for part in uncovered(span, held)]
     return contiguous_coverage(files, bridges=bridges, blockers=blockers)
+
+
+def uncovered(span: OffsetRange, held: list[OffsetRange]) -> list[OffsetRange]:
+    """The parts of ``span`` that no range of ``held`` holds."""
+    parts = []
+    position = span.first
+    same = (span.generation, span.partition)
+    for h in sorted(r for r in held if (r.generation, r.partition) == same):
+        if h.last < position or h.first > span.last:
+            continue
+        if h.first > position:
+            parts.append(replace(span, first=position, last=h.first - 1))
+        position = max(position, h.end)
+    if position <= span.last:
+        parts.append(replace(span, first=position))
+    return parts
 
 
 def losses_status(lake: Lake, files: list[MasterFile] | None = None) -> dict[str, Any]:

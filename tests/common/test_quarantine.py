@@ -100,3 +100,26 @@ def test_holes_include_the_start_of_a_partition(tmp_path):
     lake = Lake(tmp_path)
     _write(lake, 5, 9, partition=1)
     assert holes(lake.master_files()) == [OffsetRange(1, 1, 0, 4)]
+
+
+def test_a_file_archived_again_in_part_with_the_rest_accepted_as_lost_blocks_nothing(lake):
+    """A quarantined 10-19 whose 15-19 the log still held (archived again) and whose 10-14 it
+    did not (lost): the chain stops at the loss until it is accepted, then goes on to the end."""
+    _truncate(lake, 10, 19)
+    assert events_of(lake.master_files()[1]) is None
+    _write(lake, 15, 19)
+    record_lost(lake, [OffsetRange(1, 0, 10, 14)])
+    assert coverage(lake, lake.master_files())[1] == {1: {0: 9}}
+    accept_losses(lake)
+    files, offsets = coverage(lake, lake.master_files())
+    assert offsets == {1: {0: 29}}
+    assert [(f.first, f.last) for f in files] == [(0, 9), (15, 19), (20, 29)]
+
+
+def test_an_accepted_loss_at_a_partitions_tail_is_covered(lake):
+    record_lost(lake, [OffsetRange(1, 0, 30, 39)])
+    assert coverage(lake, lake.master_files())[1] == {1: {0: 29}}
+    accept_losses(lake)
+    files, offsets = coverage(lake, lake.master_files())
+    assert offsets == {1: {0: 39}}  # a version after it must not look like one covering less
+    assert len(files) == 3
