@@ -29,8 +29,8 @@ DECODE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
 def is_damage(exc: BaseException) -> bool:
     """Whether ``exc``, raised while reading a file that exists, says the file is damaged
     (not a missing file, not a failing system call)."""
-    if isinstance(exc, FileNotFoundError):
-        return False
+    if isinstance(exc, (FileNotFoundError, MemoryError, pa.ArrowMemoryError)):
+        return False  # the file may be fine: the machine is short of memory
     if isinstance(exc, OSError):
         return exc.errno is None  # Arrow's own IO errors (bad pages, thrift) carry no errno
     return isinstance(exc, (pa.ArrowException, *DECODE_ERRORS))
@@ -102,6 +102,8 @@ def duckdb_reading(paths: Iterable[Path]) -> Iterator[None]:
     ``DamagedFile`` (a missing file, or an error no file explains, goes on as it was)."""
     try:
         yield
+    except (duckdb.InterruptException, duckdb.OutOfMemoryException):
+        raise  # a query cut at its deadline, or short of memory: no file to blame
     except duckdb.Error as exc:
         for path in paths:
             try:

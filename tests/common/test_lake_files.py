@@ -11,6 +11,7 @@ from common.errors import DamagedFile, LakeError
 from common.lake_files import (
     check_parquet,
     duckdb_reading,
+    is_damage,
     parquet_schema,
     read_json,
     read_json_or_none,
@@ -101,3 +102,17 @@ def test_duckdb_reading_leaves_a_missing_file_as_it_was(tmp_path):
         connection.sql(
             "SELECT count(*) FROM read_parquet(?)", params=[[str(good), str(gone)]]
         ).fetchall()
+
+
+def test_memory_pressure_is_not_damage():
+    assert not is_damage(pa.ArrowMemoryError("out of memory"))
+    assert not is_damage(MemoryError())
+    assert is_damage(pa.ArrowInvalid("Parquet magic bytes not found"))
+
+
+def test_a_query_cut_at_its_deadline_blames_no_file_and_reads_none(tmp_path):
+    damaged = tmp_path / "damaged.parquet"
+    damaged.write_bytes(b"PAR1 and then nothing")  # a probe would name it
+    for cut in (duckdb.InterruptException("INTERRUPT"), duckdb.OutOfMemoryException("oom")):
+        with pytest.raises(type(cut)), duckdb_reading([damaged]):
+            raise cut
