@@ -150,8 +150,36 @@ class Lake:
                 f"{self.generation_file} is missing: start the pipeline (make run) first, "
                 "or point LAMBDA_DATA_DIR at a running pipeline's data directory"
             ) from exc
-        except ValueError as exc:
-            raise LakeError(f"{self.generation_file} does not hold a number") from exc
+        except (ValueError, UnicodeDecodeError):
+            return self._generation_from_directories()
+
+    def _generation_from_directories(self) -> int:
+        """The generation a damaged ``generation`` file held: the newest one that has master
+        or speed files (1 when none has). The runner writes the file anew at its next start
+        (``runner.topic``), and a recreated topic is still found by its id or its ends."""
+        found = [
+            int(child.name.removeprefix("g="))
+            for root in (self.master, self.speed)
+            if root.is_dir()
+            for child in root.iterdir()
+            if child.name.startswith("g=") and child.name.removeprefix("g=").isdigit()
+        ]
+        generation = max(found, default=1)
+        log.warning(
+            "%s cannot be read: taking generation %d from the data directory",
+            self.generation_file,
+            generation,
+        )
+        return generation
+
+    def repair_generation(self) -> None:
+        """Write the ``generation`` file anew when it cannot be read (the runner, its writer)."""
+        try:
+            int(self.generation_file.read_text().strip())
+        except FileNotFoundError:
+            return
+        except (ValueError, UnicodeDecodeError):
+            write_atomic(self.generation_file, f"{self._generation_from_directories()}\n".encode())
 
     def start_generation(self, topic_id: str | None = None) -> int:
         """Begin a new generation (the topic was just created, so offsets restart at 0), of

@@ -27,6 +27,7 @@ def prepare_topic(settings: CommonSettings, lake: Lake) -> int:
             "ends before the archived offsets",
             settings.topic,
         )
+    lake.repair_generation()
     if (
         created
         or not lake.generation_file.exists()

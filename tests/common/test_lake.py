@@ -118,13 +118,6 @@ def test_a_generation_keeps_the_id_of_its_topic_and_no_other_generation_has_it(t
         lake.read_topic_id(2)
 
 
-def test_generation_garbage_is_an_error(tmp_path):
-    lake = Lake(tmp_path)
-    lake.generation_file.write_text("two\n")
-    with pytest.raises(LakeError, match="does not hold a number"):
-        lake.read_generation()
-
-
 # -- the master dataset ----------------------------------------------------------------
 
 
@@ -289,3 +282,19 @@ def test_coverage_goes_on_across_a_bridge():
     assert (chosen, offsets) == (files, {1: {0: 29, 1: 9}})
     leading = contiguous_coverage([mf(1, 0, 20, 29)], bridges=[Span(1, 0, 0, 19)])
     assert leading == ([mf(1, 0, 20, 29)], {1: {0: 29}})
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage\n", b"\xff\xfe\x00"])
+def test_a_damaged_generation_file_is_taken_from_the_directories_and_repaired(tmp_path, content):
+    lake = Lake(tmp_path)
+    lake.ensure()
+    for generation in (1, 3):
+        lake.master_dir(generation, 0).mkdir(parents=True)
+    lake.generation_file.write_bytes(content)
+    assert lake.read_generation() == 3  # never an error that stops make run
+    lake.repair_generation()
+    assert lake.generation_file.read_text() == "3\n"
+    empty = Lake(tmp_path / "empty")
+    empty.ensure()
+    empty.generation_file.write_bytes(content)
+    assert empty.read_generation() == 1
