@@ -52,11 +52,19 @@ class CheckPool:
         work = partial(check_request, body, content_type, numeric_fields, max_events, received_ms)
         if len(body) <= INLINE_BYTES:
             return await run_in_threadpool(work)
+        pool = self._pool
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+            return await asyncio.get_running_loop().run_in_executor(pool, work)
         except BrokenProcessPool as exc:
-            self._pool = self._start()
+            self._replace(pool)
             raise CheckerGone(f"the process checking the request died: {exc}") from exc
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """A new pool for ``broken``, once however many requests it failed (they all run on
+        the event loop's thread, so no lock is needed); the broken one is shut down."""
+        if self._pool is broken:
+            self._pool = self._start()
+            broken.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         self._pool.shutdown(cancel_futures=True)

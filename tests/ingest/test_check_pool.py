@@ -61,3 +61,24 @@ def test_a_worker_that_dies_is_a_503_and_the_pool_starts_anew(pool):
     with pytest.raises(CheckerGone):
         check(pool, large(events))
     assert len(check(pool, large(events)).ids) == 3_000
+
+
+def test_requests_failed_by_one_dead_pool_replace_it_once_and_shut_it_down(pool):
+    events = [{"type": "purchase", "pad": "x" * 100} for _ in range(3_000)]
+    check(pool, large(events))
+    broken = pool._pool
+    for pid in list(broken._processes):
+        os.kill(pid, signal.SIGKILL)
+
+    async def together() -> list[BaseException | object]:
+        body = large(events)
+        work = [pool.check(body, JSON, {}, 10_000, 0) for _ in range(3)]
+        return await asyncio.gather(*work, return_exceptions=True)
+
+    answers = asyncio.run(together())
+    assert all(isinstance(answer, CheckerGone) for answer in answers)
+    replacement = pool._pool
+    assert replacement is not broken
+    assert broken._shutdown_thread  # the broken pool was shut down, not left behind
+    assert len(check(pool, large(events)).ids) == 3_000
+    assert pool._pool is replacement  # one replacement for all three failures
