@@ -69,6 +69,9 @@ def test_requests_failed_by_one_dead_pool_replace_it_once_and_shut_it_down(pool)
     broken = pool._pool
     for pid in list(broken._processes):
         os.kill(pid, signal.SIGKILL)
+    started = []
+    start = pool._start
+    pool._start = lambda: started.append(start()) or started[-1]
 
     async def together() -> list[BaseException | object]:
         body = large(events)
@@ -79,6 +82,7 @@ def test_requests_failed_by_one_dead_pool_replace_it_once_and_shut_it_down(pool)
     assert all(isinstance(answer, CheckerGone) for answer in answers)
     replacement = pool._pool
     assert replacement is not broken
+    assert len(started) == 1  # not one new pool (and its workers) a failed request
     assert broken._shutdown_thread  # the broken pool was shut down, not left behind
     assert len(check(pool, large(events)).ids) == 3_000
     assert pool._pool is replacement  # one replacement for all three failures
