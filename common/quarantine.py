@@ -217,13 +217,12 @@ def uncovered(span: OffsetRange, held: list[OffsetRange]) -> list[OffsetRange]:
 def losses_status(lake: Lake, files: list[MasterFile] | None = None) -> dict[str, Any]:
     """For ``/status``: what was moved aside (and whether files hold its offsets again:
     ``archived_again``), and what is lost (``accepted`` once acknowledged)."""
-    taken = set(accepted(lake))
     files = lake.master_files() if files is None else files
     return {
         "quarantined": [
             {**q.to_json(), "archived_again": holds(files, q.range)} for q in quarantined(lake)
         ],
-        "lost": [{**r.to_json(), "accepted": r in taken} for r in sorted(set(lost(lake)) | taken)],
+        "lost": lost_ranges(lake),
     }
 
 
