@@ -134,7 +134,8 @@ class HttpServiceSettings(CommonSettings):
     http_limit_concurrency: int = Field(
         default=256,
         ge=1,
-        description="connections and requests a process holds at once; beyond it, 503",
+        description="connections and requests a process holds at once; beyond it, uvicorn answers "
+        "503 to every request, /health included (a flood looks like an unhealthy service)",
     )
     http_keep_alive_s: float = Field(
         default=5.0, gt=0, description="how long an idle keep-alive connection is kept"
