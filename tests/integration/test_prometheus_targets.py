@@ -60,6 +60,11 @@ def local_config(pipeline: Pipeline, storage: Path) -> Path:
         job["static_configs"] = [{"targets": [f"127.0.0.1:{ports[job['job_name']]}"]}]
     path = storage / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
+    # The scrape key, where the config's credentials_file points (beside it), chosen as the
+    # image's entrypoint (containers/prometheus/lambda-prometheus) chooses it.
+    keys = [env.get(f"LAMBDA_{role}_KEYS", "").split(",")[0].strip() for role in ("READ", "ADMIN")]
+    (storage / "keys").mkdir()
+    (storage / "keys" / "scrape-key").write_text(next((k for k in keys if k), "no-key-set") + "\n")
     return path
 
 
