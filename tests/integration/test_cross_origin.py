@@ -10,13 +10,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.stack]
 EVIL = {"origin": "https://evil.example"}
 
 
-def test_a_foreign_origin_may_not_post_events(pipeline):
+def test_a_foreign_origin_may_not_post_events(pipeline, ledger):
     for origin in ("https://evil.example", "null", "http://127.0.0.1:1"):
         response = pipeline.post({"type": "origin_probe"}, headers={"origin": origin})
         assert response.status_code == 403, (origin, response.text)
         assert "Origin" in response.json()["detail"]
-    own = pipeline.post({"type": "origin_probe"}, headers={"origin": pipeline.ingest_url})
+    probe = {"type": "origin_probe"}
+    own = pipeline.post(probe, headers={"origin": pipeline.ingest_url})
     assert own.status_code == 202, own.text
+    ledger.record([probe], own.json()["ids"])  # answers count it: the session's ledger must
 
 
 def test_a_foreign_origin_may_not_start_a_batch_run(pipeline):
