@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from common.timeutil import now_ms
+
 pytestmark = [pytest.mark.integration, pytest.mark.stack]
 
 MARK = "ZZ-text-plain"  # a country no other test posts
@@ -39,7 +41,7 @@ def test_refused_bodies_are_not_counted_and_json_with_a_charset_is_taken(pipelin
     assert refused.status_code == 415
     # JSON with a charset parameter is JSON: taken, and recorded in the session's ledger
     # (answers count every event the pipeline holds, whatever its type).
-    probe = {"type": "content_type_probe"}
+    probe = {"type": "content_type_probe", "ts": now_ms()}
     taken = pipeline.post(
         content=json.dumps(probe).encode(),
         headers={"content-type": "application/json; charset=utf-8"},
