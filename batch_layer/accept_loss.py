@@ -5,9 +5,9 @@ import sys
 
 from batch_layer.settings import BatchSettings
 from common.errors import LambdaError
-from common.lake import Lake
-from common.logs import setup_logging
-from common.quarantine import accept_losses, accepted
+from common.runtime.logs import setup_logging
+from common.storage.lake import Lake
+from common.storage.quarantine import accept_losses, accepted
 
 
 def main() -> int:

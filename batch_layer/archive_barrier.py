@@ -6,9 +6,9 @@ import time
 
 from batch_layer.settings import BatchSettings
 from common.errors import BrokerError
-from common.kafka import EndOffsets, bootstrap_reachable
-from common.lake import Lake, next_after
-from common.quarantine import coverage
+from common.runtime.kafka import EndOffsets, bootstrap_reachable
+from common.storage.lake import Lake, next_after
+from common.storage.quarantine import coverage
 
 log = logging.getLogger("batch")
 

@@ -16,13 +16,14 @@ from prometheus_client import Counter, Gauge, Histogram
 from batch_layer.rearchive import mend
 from batch_layer.settings import BatchSettings
 from common.errors import BrokerError
-from common.kafka import Every, OffsetsOutOfRange, TopicConsumer
-from common.lake import Lake
 from common.lifecycle import run_service, stop_event_on_signals
-from common.locks import exclusive
-from common.master import PartitionBuffer, remove_partial_files, write_master_file
-from common.monitoring import BUSY
-from common.quarantine import OffsetRange, quarantined, record_lost
+from common.monitoring.prometheus import BUSY
+from common.runtime.kafka import OffsetsOutOfRange, TopicConsumer
+from common.runtime.timers import Every
+from common.storage.lake import Lake
+from common.storage.locks import exclusive
+from common.storage.master import PartitionBuffer, remove_partial_files, write_master_file
+from common.storage.quarantine import OffsetRange, quarantined, record_lost
 
 log = logging.getLogger("archiver")
 

@@ -17,6 +17,7 @@ from py4j.protocol import Py4JError
 from pyspark.errors import PySparkException
 
 from batch_layer.archive_barrier import wait_for_archive
+from batch_layer.compaction import compact
 from batch_layer.settings import BatchSettings
 from batch_layer.spark_views import (
     compute_view,
@@ -25,10 +26,12 @@ from batch_layer.spark_views import (
     read_master,
     spark_session,
 )
-from common.batch_runs import RunRecord, RunStore
-from common.compaction import compact
 from common.errors import DamagedFile, LambdaError
-from common.lake import (
+from common.model.timeutil import utc_now_text
+from common.model.views import Catalog, load_catalog
+from common.runtime.logs import setup_logging
+from common.storage.batch_runs import RunRecord, RunStore
+from common.storage.lake import (
     BatchVersion,
     Lake,
     MasterFile,
@@ -37,14 +40,11 @@ from common.lake import (
     fsync_tree,
     remove_tree,
 )
-from common.lake_files import check_parquet, read_parquet
-from common.locks import exclusive
-from common.logs import setup_logging
-from common.master import read_events
-from common.quarantine import coverage, quarantine
-from common.speed_store import oldest_base
-from common.timeutil import utc_now_text
-from common.views import Catalog, load_catalog
+from common.storage.lake_files import check_parquet, read_parquet
+from common.storage.locks import exclusive
+from common.storage.master import read_events
+from common.storage.quarantine import coverage, quarantine
+from common.storage.speed_store import oldest_base
 
 log = logging.getLogger("batch")
 

@@ -1,7 +1,7 @@
 """Holes in the master dataset archived again from the log, and what the log lost recorded.
 
 A hole is a range of offsets between master files (or before a partition's first) that no
-file holds: a damaged file moved aside (``common.quarantine``), or offsets retention deleted
+file holds: a damaged file moved aside (``common.storage.quarantine``), or offsets retention deleted
 before the archiver read them. While the log still holds a hole's offsets the archiver writes
 them again, as one file named by the hole's range (so every offset is still in exactly one
 file); what the log no longer holds (and every hole of an earlier topic generation, whose log
@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from common.errors import BrokerError
-from common.kafka import OffsetsOutOfRange, TopicConsumer
-from common.lake import Lake
-from common.master import PartitionBuffer, write_master_file
-from common.quarantine import (
+from common.runtime.kafka import OffsetsOutOfRange, TopicConsumer
+from common.storage.lake import Lake
+from common.storage.master import PartitionBuffer, write_master_file
+from common.storage.quarantine import (
     OffsetRange,
     accepted,
     holes,

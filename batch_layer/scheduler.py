@@ -13,13 +13,13 @@ from prometheus_client import Counter, Gauge, Histogram
 from batch_layer.settings import BatchSettings
 from batch_layer.triggers import RETRY_SECONDS, Triggers
 from batch_layer.worker import JobWorker
-from common.batch_runs import ACTIVE, RunBusy, RunRecord, RunStore, Trigger
 from common.errors import LakeError
-from common.lake import Lake
 from common.lifecycle import run_service, stop_event_on_signals
-from common.locks import exclusive
-from common.monitoring import BUSY
-from common.views import Catalog, load_catalog
+from common.model.views import Catalog, load_catalog
+from common.monitoring.prometheus import BUSY
+from common.storage.batch_runs import ACTIVE, RunBusy, RunRecord, RunStore, Trigger
+from common.storage.lake import Lake
+from common.storage.locks import exclusive
 
 log = logging.getLogger("scheduler")
 

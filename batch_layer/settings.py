@@ -4,7 +4,7 @@ import os
 
 from pydantic import Field
 
-from common.settings import CommonSettings
+from common.runtime.settings import CommonSettings
 
 
 class BatchSettings(CommonSettings):

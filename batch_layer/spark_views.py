@@ -9,12 +9,12 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from batch_layer.settings import BatchSettings
-from common import master
-from common.ddl import ddl_of
-from common.events import RESERVED_TYPE_PREFIX
-from common.metrics import BUCKET_COLUMN, SLICE_COLUMNS, state_columns, view_columns
-from common.view_inputs import input_batches, input_column, input_schema
-from common.views import Metric, View
+from common.model.ddl import ddl_of
+from common.model.events import RESERVED_TYPE_PREFIX
+from common.model.metric_kinds import BUCKET_COLUMN, SLICE_COLUMNS, state_columns, view_columns
+from common.model.view_inputs import input_batches, input_column, input_schema
+from common.model.views import Metric, View
+from common.storage import master
 
 ROOT = Path(__file__).resolve().parents[1]
 """Where the project's packages are. Python workers run this interpreter and import the shared
@@ -107,7 +107,7 @@ def compute_view(events: DataFrame, view: View) -> DataFrame:
     """The batch view: per bucket and dimension values, every metric's mergeable state.
 
     Each event's group and metric inputs come from the same Python function the speed layer
-    calls (``common.view_inputs``), run by Spark's Python workers over Arrow batches; Spark
+    calls (``common.model.view_inputs``), run by Spark's Python workers over Arrow batches; Spark
     then aggregates them."""
     inputs = (
         events.where(F.col("type") == view.event_type)

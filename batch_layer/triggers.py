@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from common.batch_runs import Trigger, uncovered_events
-from common.lake import Lake
+from common.storage.batch_runs import Trigger, uncovered_events
+from common.storage.lake import Lake
 
 RETRY_SECONDS = 30.0
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from typing import BinaryIO
 
-from common.processes import die_with_parent
+from common.runtime.processes import die_with_parent
 
 STOP_SECONDS = 60
 """How long a worker told to stop may take to end its Spark session before it is killed."""

@@ -10,10 +10,10 @@ from typing import TextIO
 from batch_layer.job import lower_priority, run_recorded
 from batch_layer.settings import BatchSettings
 from batch_layer.spark_views import stop_session
-from common.batch_runs import RunStore
 from common.errors import LakeError, LambdaError
-from common.lake import Lake
-from common.logs import setup_logging
+from common.runtime.logs import setup_logging
+from common.storage.batch_runs import RunStore
+from common.storage.lake import Lake
 
 log = logging.getLogger("batch")
 

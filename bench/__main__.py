@@ -29,9 +29,9 @@ from bench.queries import DAY_MS, seed_day, time_direct, time_queries
 from bench.report import RESULTS, table
 from bench.speed_scaling import speed_scaling
 from bench.stats import percentile, summary_ms
-from common.lake import Lake
-from common.settings import CommonSettings
-from common.views import load_catalog
+from common.model.views import load_catalog
+from common.runtime.settings import CommonSettings
+from common.storage.lake import Lake
 from runner.client import wait_caught_up
 from runner.launcher import ROOT, launched
 

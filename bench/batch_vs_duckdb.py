@@ -13,10 +13,10 @@ import pyarrow as pa
 
 from batch_layer.worker import JobWorker
 from bench.queries import PAGES
-from common.batch_runs import RunStore
-from common.lake import Lake
-from common.master import SCHEMA, write_table
-from common.views import Catalog, Metric, View
+from common.model.views import Catalog, Metric, View
+from common.storage.batch_runs import RunStore
+from common.storage.lake import Lake
+from common.storage.master import SCHEMA, write_table
 from runner.launcher import ROOT, free_port
 
 PARTITIONS = 4

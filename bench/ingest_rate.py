@@ -10,9 +10,9 @@ from collections.abc import Callable
 import httpx
 
 from bench.queries import page_views
-from common.events import validate_events
-from common.kafka import make_producer
-from common.settings import CommonSettings
+from common.model.events import validate_events
+from common.runtime.kafka import make_producer
+from common.runtime.settings import CommonSettings
 
 CLIENTS = 4
 REQUEST_EVENTS = 500

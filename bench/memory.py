@@ -3,7 +3,7 @@ resident memory the process ever had)."""
 
 from pathlib import Path
 
-from common.lake import Lake
+from common.storage.lake import Lake
 
 
 def peak_rss_mb(pid: int) -> float | None:

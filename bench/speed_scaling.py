@@ -18,11 +18,11 @@ from kafka import KafkaConsumer
 
 from bench.memory import peak_rss_mb
 from bench.queries import page_views
-from common.events import decode_event, validate_events
-from common.kafka import make_producer
-from common.lake import Lake
-from common.settings import CommonSettings
-from common.speed_store import read_members, read_pointers
+from common.model.events import decode_event, validate_events
+from common.runtime.kafka import make_producer
+from common.runtime.settings import CommonSettings
+from common.storage.lake import Lake
+from common.storage.speed_store import read_members, read_pointers
 from runner.broker import start_broker
 from runner.launcher import ROOT, free_port
 from runner.topic import prepare_topic

@@ -17,13 +17,13 @@ import uvicorn
 from pydantic import ValidationError
 from uvicorn.supervisors import Multiprocess
 
-from common.beacons import STAGES, BeaconWriter
 from common.errors import LambdaError
-from common.lake import Lake
-from common.logs import setup_logging
-from common.metrics_server import serve_metrics
-from common.monitoring import MULTIPROCESS_DIR
-from common.settings import CommonSettings
+from common.monitoring.beacons import STAGES, BeaconWriter
+from common.monitoring.metrics_server import serve_metrics
+from common.monitoring.prometheus import MULTIPROCESS_DIR
+from common.runtime.logs import setup_logging
+from common.runtime.settings import CommonSettings
+from common.storage.lake import Lake
 
 
 @cache
@@ -48,8 +48,8 @@ def run_service(
 
     With ``LAMBDA_METRICS_PORT`` set, the process also answers ``GET /metrics`` on that port
     (Prometheus text format): what a container's healthcheck asks a service without an API.
-    While it runs, its beacon says it is alive (``common.beacons``); ``processes`` is how many
-    worker processes its metrics add up.
+    While it runs, its beacon says it is alive (``common.monitoring.beacons``); ``processes``
+    is how many worker processes its metrics add up.
     """
     log = setup_logging(service)
     stop_event_on_signals()  # before anything can be asked to stop

@@ -2,7 +2,7 @@
 
 import threading
 
-from common.kafka import bootstrap_reachable
+from common.runtime.kafka import bootstrap_reachable
 
 WATCH_INTERVAL_S = 1.0
 

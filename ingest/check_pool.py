@@ -15,7 +15,7 @@ from functools import partial
 from fastapi.concurrency import run_in_threadpool
 
 from common.errors import LambdaError
-from common.processes import exit_with_parent
+from common.runtime.processes import exit_with_parent
 from ingest.checking import Checked, check_request
 
 INLINE_BYTES = 256 * 1024

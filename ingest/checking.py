@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.errors import LambdaError
-from common.events import MAX_RECORD_BYTES, record_size, validate_events
+from common.model.events import MAX_RECORD_BYTES, record_size, validate_events
 from ingest.body import BodyError, TooLarge, parse_body
 
 Record = tuple[bytes, bytes]

@@ -6,12 +6,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from common.docs import ASSETS_PREFIX, DOCS_PAGE, mount_docs
 from common.lifecycle import freeze_startup_objects, run_http_service
-from common.monitoring import instrument
-from common.processes import exit_with_parent
-from common.security import INGEST_PATHS, Policy, policy_for, secure
-from common.views import Catalog, load_catalog
+from common.model.views import Catalog, load_catalog
+from common.monitoring.prometheus import instrument
+from common.runtime.docs import ASSETS_PREFIX, DOCS_PAGE, mount_docs
+from common.runtime.processes import exit_with_parent
+from common.runtime.security import INGEST_PATHS, Policy, policy_for, secure
 from ingest.body import NDJSON_TYPES
 from ingest.broker_watch import BrokerWatch
 from ingest.check_pool import CheckPool

@@ -2,22 +2,22 @@
 
 The route reads its raw body itself (one event, a JSON array of events, or NDJSON), so FastAPI
 cannot infer the request body: it is described here as JSON Schema, from the same rules that
-``common.events`` enforces, including the numeric fields of the views file.
+``common.model.events`` enforces, including the numeric fields of the views file.
 """
 
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from common.events import (
+from common.model.events import (
     MAX_ID_LENGTH,
     MAX_PROBLEMS,
     MAX_PROPERTIES,
     MAX_PROPERTY_NAME_LENGTH,
     MAX_RECORD_BYTES,
 )
-from common.jsonschema import rfc3339
-from common.timeutil import MAX_TS_MS
+from common.model.jsonschema import rfc3339
+from common.model.timeutil import MAX_TS_MS
 from ingest.body import NDJSON_TYPES
 
 

@@ -7,8 +7,8 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 
 from common.errors import BrokerError, LambdaError
-from common.kafka import make_producer
-from common.settings import CommonSettings
+from common.runtime.kafka import make_producer
+from common.runtime.settings import CommonSettings
 from ingest.checking import Record
 
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from common.views import Catalog
+from common.model.views import Catalog
 from ingest.broker_watch import BrokerWatch
 from ingest.check_pool import CheckPool
 from ingest.publisher import Publisher

@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from common.errors import BrokerError
-from common.kafka import bootstrap_reachable
+from common.runtime.kafka import bootstrap_reachable
 from runner.processes import spawn
 
 # What the broker's command line holds (the program by its file name): how a later runner

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from common.security import INGEST_PATHS, required_right
-from common.settings import CommonSettings
+from common.runtime.security import INGEST_PATHS, required_right
+from common.runtime.settings import CommonSettings
 
 
 class ApiKeys(httpx.Auth):

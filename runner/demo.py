@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 from pydantic import Field
 
-from common.settings import CommonSettings
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
+from common.runtime.settings import CommonSettings
 from runner.client import ApiKeys, wait_caught_up
 
 PAGES = ["/", "/search", "/product/1", "/product/2", "/product/3", "/cart", "/checkout"]

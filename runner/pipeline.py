@@ -11,12 +11,12 @@ from contextlib import ExitStack
 from pydantic import ValidationError
 
 from common.errors import LambdaError, SecurityError
-from common.lake import Lake
 from common.lifecycle import stop_event_on_signals
-from common.locks import exclusive
-from common.logs import setup_logging
-from common.security import refuse_unprotected_bind
-from common.views import load_catalog
+from common.model.views import load_catalog
+from common.runtime.logs import setup_logging
+from common.runtime.security import refuse_unprotected_bind
+from common.storage.lake import Lake
+from common.storage.locks import exclusive
 from runner.broker import BROKER_COMMAND, start_broker
 from runner.processes import clear_leftovers
 from runner.services import Service, ServiceGaveUp, Supervisor

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from common.errors import ProcessError
-from common.processes import command_line, die_with_parent, environment, is_running
+from common.runtime.processes import command_line, die_with_parent, environment, is_running
 
 log = logging.getLogger("runner")
 

@@ -18,8 +18,8 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from batch_layer.settings import BatchSettings
-from common.logs import LogSettings
-from common.settings import CommonSettings
+from common.runtime.logs import LogSettings
+from common.runtime.settings import CommonSettings
 from ingest.settings import IngestSettings
 from runner.demo import DemoSettings
 from runner.settings import RunnerSettings

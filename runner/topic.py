@@ -7,11 +7,11 @@ import sys
 from pydantic import ValidationError
 
 from common.errors import LakeError, LambdaError
-from common.kafka import EndOffsets, ensure_topic, topic_id
-from common.lake import Lake
-from common.logs import setup_logging
-from common.settings import CommonSettings
-from common.views import load_catalog
+from common.model.views import load_catalog
+from common.runtime.kafka import EndOffsets, ensure_topic, topic_id
+from common.runtime.logs import setup_logging
+from common.runtime.settings import CommonSettings
+from common.storage.lake import Lake
 
 log = logging.getLogger("topic")
 

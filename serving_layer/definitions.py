@@ -3,9 +3,9 @@ current definition (its fingerprint), never from a mix of two definitions."""
 
 from collections.abc import Sequence
 
-from common.lake import BatchVersion
-from common.speed_store import EARLIER, SlicePointer
-from common.views import View
+from common.model.views import View
+from common.storage.lake import BatchVersion
+from common.storage.speed_store import EARLIER, SlicePointer
 
 BATCH_SOURCES = ("merged", "batch")
 SPEED_SOURCES = ("merged", "speed")

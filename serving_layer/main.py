@@ -11,14 +11,14 @@ import duckdb
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from common.docs import ASSETS_PREFIX, DOCS_PAGE, mount_docs
 from common.errors import LakeError
-from common.lake import Lake
 from common.lifecycle import freeze_startup_objects, run_http_service
-from common.monitoring import instrument
-from common.processes import exit_with_parent
-from common.security import Policy, policy_for, secure
-from common.views import Catalog, load_catalog
+from common.model.views import Catalog, load_catalog
+from common.monitoring.prometheus import instrument
+from common.runtime.docs import ASSETS_PREFIX, DOCS_PAGE, mount_docs
+from common.runtime.processes import exit_with_parent
+from common.runtime.security import Policy, policy_for, secure
+from common.storage.lake import Lake
 from serving_layer.allow import answer_405_with_every_method
 from serving_layer.deadline import Watchdog
 from serving_layer.monitor import Monitor

@@ -10,10 +10,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datasketches import hll_sketch, hll_union
 
-from common.lake_files import duckdb_reading
-from common.metrics import BUCKET_COLUMN, HLL_LG_K, KINDS, state_columns, view_state_columns
-from common.state_tables import partial_sql, quote, union_sketch_lists
-from common.views import Metric, View
+from common.model.metric_kinds import (
+    BUCKET_COLUMN,
+    HLL_LG_K,
+    KINDS,
+    state_columns,
+    view_state_columns,
+)
+from common.model.views import Metric, View
+from common.storage.lake_files import duckdb_reading
+from common.storage.state_tables import partial_sql, quote, union_sketch_lists
 from serving_layer.deadline import Deadline
 from serving_layer.query_spec import QuerySpec
 

@@ -18,14 +18,15 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from common.batch_runs import RunStore
-from common.beacons import prune_beacons, read_beacons
 from common.errors import DamagedFile, LakeError
-from common.kafka import Every
-from common.lake import Lake, write_atomic
-from common.lake_files import read_json
-from common.quarantine import losses_status
-from common.speed_store import read_members, try_lock
+from common.monitoring.beacons import prune_beacons, read_beacons
+from common.runtime.timers import Every
+from common.storage.batch_runs import RunStore
+from common.storage.lake import Lake, write_atomic
+from common.storage.lake_files import read_json
+from common.storage.locks import try_lock
+from common.storage.quarantine import losses_status
+from common.storage.speed_store import read_members
 from serving_layer.rejected import RejectedIndex
 from serving_layer.sources import LagProbe, resolve
 from serving_layer.status import (

@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 
 from common.errors import LambdaError
-from common.timeutil import GRANULARITIES, GRANULARITY_MS, parse_rfc3339
-from common.views import View
+from common.model.timeutil import GRANULARITIES, GRANULARITY_MS, parse_rfc3339
+from common.model.views import View
 
 SOURCES = ("merged", "batch", "speed")
 

@@ -5,9 +5,9 @@ import threading
 from typing import Any
 
 from common.errors import DamagedFile
-from common.lake import MasterFile
-from common.master import Rejected, rejected_records
-from common.quarantine import quarantine
+from common.storage.lake import MasterFile
+from common.storage.master import Rejected, rejected_records
+from common.storage.quarantine import quarantine
 
 RECENT = 10
 NEW_FILES_PER_CALL = 200

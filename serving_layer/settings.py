@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from common.settings import HttpServiceSettings
+from common.runtime.settings import HttpServiceSettings
 
 
 class ServingSettings(HttpServiceSettings):

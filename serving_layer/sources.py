@@ -11,14 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from common.errors import BrokerError, DamagedFile
-from common.kafka import EndOffsets, bootstrap_reachable
-from common.lake import BatchVersion, Lake, MasterFile
-from common.metrics import SLICE_COLUMNS
-from common.quarantine import lost_ranges
-from common.settings import CommonSettings
-from common.speed_store import EARLIER, SlicePointer, SliceStore, read_members, read_pointers
-from common.timeutil import now_ms, parse_rfc3339
-from common.views import View
+from common.model.metric_kinds import SLICE_COLUMNS
+from common.model.timeutil import now_ms, parse_rfc3339
+from common.model.views import View
+from common.runtime.kafka import EndOffsets, bootstrap_reachable
+from common.runtime.settings import CommonSettings
+from common.storage.lake import BatchVersion, Lake, MasterFile
+from common.storage.quarantine import lost_ranges
+from common.storage.speed_store import (
+    EARLIER,
+    SlicePointer,
+    SliceStore,
+    read_members,
+    read_pointers,
+)
 from serving_layer.definitions import pending_reason
 
 log = logging.getLogger("serving")

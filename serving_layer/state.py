@@ -8,8 +8,8 @@ import anyio
 import duckdb
 from fastapi import Depends, Request
 
-from common.lake import Lake
-from common.views import Catalog
+from common.model.views import Catalog
+from common.storage.lake import Lake
 from serving_layer.deadline import Watchdog
 from serving_layer.reduced_cache import ReducedCache
 from serving_layer.rejected import RejectedIndex

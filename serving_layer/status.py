@@ -16,9 +16,9 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
-from common.batch_runs import RunRecord
-from common.beacons import Beacon, parse_key
-from common.timeutil import parse_rfc3339
+from common.model.timeutil import parse_rfc3339
+from common.monitoring.beacons import Beacon, parse_key
+from common.storage.batch_runs import RunRecord
 
 WINDOW_S = 10.0
 """Rates, busy fractions and latencies are over this many seconds."""
@@ -63,7 +63,7 @@ class Observation:
     runs: tuple[RunRecord, ...] = ()
     members: tuple[dict[str, Any], ...] = ()  # speed replicas and their partitions
     rejected: dict[str, Any] | None = None
-    damaged: dict[str, Any] | None = None  # common.quarantine.losses_status: moved aside, lost
+    damaged: dict[str, Any] | None = None  # quarantine.losses_status: moved aside, lost
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from common.jsonschema import rfc3339
-from common.timeutil import GRANULARITIES, GRANULARITY_MS
-from common.views import Catalog, View
+from common.model.jsonschema import rfc3339
+from common.model.timeutil import GRANULARITIES, GRANULARITY_MS
+from common.model.views import Catalog, View
 from serving_layer.query_spec import SOURCES
 
 TEMPLATE = "/views/{name}"

@@ -17,8 +17,9 @@ import time
 import orjson
 
 from common.errors import LakeError
-from common.lake import Lake, write_atomic
-from common.speed_store import is_held, member_locks, members_dir, try_lock
+from common.storage.lake import Lake, write_atomic
+from common.storage.locks import is_held, try_lock
+from common.storage.speed_store import member_locks, members_dir
 
 
 def new_replica_id() -> str:

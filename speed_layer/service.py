@@ -22,21 +22,22 @@ from dataclasses import dataclass, field
 from prometheus_client import Counter, Gauge, Histogram
 
 from common.errors import DamagedFile, EventError
-from common.events import Event, decode_event
-from common.kafka import Every, OffsetsOutOfRange, TopicConsumer
-from common.lake import BatchVersion, Lake
 from common.lifecycle import run_service, stop_event_on_signals
-from common.master import archived_after, events_of
-from common.monitoring import BUSY
-from common.speed_store import (
+from common.model.events import Event, decode_event
+from common.model.views import Catalog, load_catalog
+from common.monitoring.prometheus import BUSY
+from common.runtime.kafka import OffsetsOutOfRange, TopicConsumer
+from common.runtime.timers import Every
+from common.storage.lake import BatchVersion, Lake
+from common.storage.locks import try_lock
+from common.storage.master import archived_after, events_of
+from common.storage.speed_store import (
     EARLIER,
     Segment,
     SlicePointer,
     SliceStore,
     remove_stale,
-    try_lock,
 )
-from common.views import Catalog, load_catalog
 from speed_layer.membership import Membership, assignment
 from speed_layer.settings import SpeedSettings
 from speed_layer.slice_state import SliceState

@@ -1,7 +1,7 @@
 """The state of one slice (a partition, or the earlier generations) since its batch version."""
 
-from common.events import Event
-from common.views import Catalog
+from common.model.events import Event
+from common.model.views import Catalog
 from speed_layer.view_state import ViewState
 
 

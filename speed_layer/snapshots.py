@@ -12,11 +12,11 @@ combined: the newest stay small, since the next batch version cuts among them).
 import duckdb
 import pyarrow as pa
 
-from common.lake_files import read_parquet
-from common.speed_store import IDS, Segment, SlicePointer, SliceStore
-from common.state_tables import combine, state_schema
-from common.timeutil import utc_now_text
-from common.views import Catalog
+from common.model.timeutil import utc_now_text
+from common.model.views import Catalog
+from common.storage.lake_files import read_parquet
+from common.storage.speed_store import IDS, Segment, SlicePointer, SliceStore
+from common.storage.state_tables import combine, state_schema
 from speed_layer.slice_state import SliceState
 
 SEGMENT_EVENTS = 20_000

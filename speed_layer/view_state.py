@@ -4,10 +4,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from common.events import Event
-from common.metrics import BUCKET_COLUMN, state_columns, view_state_columns
-from common.view_inputs import Key, group_key, input_reader
-from common.views import View
+from common.model.events import Event
+from common.model.metric_kinds import BUCKET_COLUMN, state_columns, view_state_columns
+from common.model.view_inputs import Key, group_key, input_reader
+from common.model.views import View
 
 Slots = list[Any]
 

@@ -2,7 +2,7 @@
 
 import orjson
 
-from common.lake import BatchVersion, Lake, write_atomic
+from common.storage.lake import BatchVersion, Lake, write_atomic
 
 
 def publish_version(lake: Lake, version: BatchVersion, newest: bool = True) -> None:

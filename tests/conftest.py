@@ -2,7 +2,7 @@
 
 import pytest
 
-from common.lake import Lake
+from common.storage.lake import Lake
 
 
 @pytest.fixture
@@ -19,6 +19,6 @@ def _answer_the_test_client(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Apps built in unit tests answer Starlette's TestClient, whose Host is ``testserver``
-    (the services answer only their own names: ``common.security``)."""
+    (the services answer only their own names: ``common.runtime.security``)."""
     if request.node.get_closest_marker("integration") is None:
         monkeypatch.setenv("LAMBDA_ALLOWED_HOSTS", "testserver")

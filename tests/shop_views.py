@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from common.views import View
+from common.model.views import View
 from serving_layer.query_spec import QuerySpec, parse_query
 
 EVERY_KIND = {

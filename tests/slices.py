@@ -1,9 +1,9 @@
 """Speed-layer slices written for tests, the way a replica writes them."""
 
-from common.events import Event
-from common.lake import Lake
-from common.speed_store import SlicePointer, SliceStore
-from common.views import Catalog
+from common.model.events import Event
+from common.model.views import Catalog
+from common.storage.lake import Lake
+from common.storage.speed_store import SlicePointer, SliceStore
 from speed_layer.slice_state import SliceState
 from speed_layer.snapshots import SlicePublisher
 

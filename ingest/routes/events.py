@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 
 from common.errors import BrokerError
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 from ingest.check_pool import CheckerGone
 from ingest.checking import Refused, too_large
 from ingest.openapi import RESPONSES, request_body

@@ -4,7 +4,7 @@ history of runs. The scheduler runs them; a request is a queued record in the da
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from common.batch_runs import RunBusy, RunStore
+from common.storage.batch_runs import RunBusy, RunStore
 from serving_layer.openapi import RUN_GET_RESPONSES, RUN_LIST_RESPONSES, RUN_POST_RESPONSES
 from serving_layer.state import StateDep
 

@@ -5,7 +5,7 @@ import time
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from common.timeutil import parse_rfc3339
+from common.model.timeutil import parse_rfc3339
 from serving_layer.monitor import read_status
 from serving_layer.state import StateDep
 

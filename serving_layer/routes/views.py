@@ -12,8 +12,8 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Response
 from prometheus_client import Histogram
 
-from common.batch_runs import RunBusy, RunStore
 from common.errors import DamagedFile, LakeError
+from common.storage.batch_runs import RunBusy, RunStore
 from serving_layer.deadline import Deadline, QueryTimeout
 from serving_layer.definitions import BATCH_SOURCES, SPEED_SOURCES
 from serving_layer.merge import Merged, merge, overflow_warnings, reduce_states

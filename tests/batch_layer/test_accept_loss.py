@@ -1,8 +1,8 @@
 """`make accept-loss`: every recorded loss acknowledged once, then bridged by batch runs."""
 
 from batch_layer import accept_loss
-from common.lake import Lake
-from common.quarantine import OffsetRange, accepted, lost_ranges, record_lost
+from common.storage.lake import Lake
+from common.storage.quarantine import OffsetRange, accepted, lost_ranges, record_lost
 
 
 def test_accept_loss_acknowledges_what_is_lost_once(tmp_path, monkeypatch, capsys):

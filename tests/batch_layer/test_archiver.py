@@ -9,17 +9,17 @@ from batch_layer.archiver import Archiver
 from batch_layer.rearchive import mend
 from batch_layer.settings import BatchSettings
 from common.errors import BrokerError
-from common.events import Event
-from common.kafka import TopicConsumer
-from common.lake import Lake
-from common.master import (
+from common.model.events import Event
+from common.runtime.kafka import TopicConsumer
+from common.storage.lake import Lake
+from common.storage.master import (
     PartitionBuffer,
     events_of,
     read_events,
     rejected_records,
     write_master_file,
 )
-from common.quarantine import OffsetRange, lost
+from common.storage.quarantine import OffsetRange, lost
 from tests.memory_log import MemoryConsumer, MemoryLog
 
 

@@ -9,10 +9,10 @@ import pytest
 
 from batch_layer.job import run_batch
 from batch_layer.settings import BatchSettings
-from common.events import Event
-from common.lake import Lake
-from common.master import PartitionBuffer, write_master_file
-from common.views import parse_catalog
+from common.model.events import Event
+from common.model.views import parse_catalog
+from common.storage.lake import Lake
+from common.storage.master import PartitionBuffer, write_master_file
 from serving_layer.merge import merge
 from speed_layer.slice_state import SliceState
 from tests.shop_views import purchase_view, spec_of

@@ -6,10 +6,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from batch_layer.job import BatchError, quarantine_damaged, readable_coverage, refuse_to_shrink
-from common.events import Event
-from common.lake import BatchVersion, Lake
-from common.master import PartitionBuffer, events_of, write_master_file
-from common.quarantine import quarantined
+from common.model.events import Event
+from common.storage.lake import BatchVersion, Lake
+from common.storage.master import PartitionBuffer, events_of, write_master_file
+from common.storage.quarantine import quarantined
 
 
 def _write(lake: Lake, first: int, last: int) -> None:

@@ -7,8 +7,8 @@ from batch_layer import job
 from batch_layer.job import BatchError, main
 from batch_layer.settings import BatchSettings
 from batch_layer.worker_process import run_one
-from common.batch_runs import RunStore
-from common.lake import BatchVersion, Lake
+from common.storage.batch_runs import RunStore
+from common.storage.lake import BatchVersion, Lake
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import pytest
 from batch_layer import scheduler
 from batch_layer.scheduler import uncovered_earlier_generations, views_to_recompute
 from batch_layer.triggers import RETRY_SECONDS, Triggers
-from common.batch_runs import RunStore
-from common.events import Event
-from common.lake import BatchVersion, Lake
-from common.master import PartitionBuffer, write_master_file
-from common.views import parse_catalog
+from common.model.events import Event
+from common.model.views import parse_catalog
+from common.storage.batch_runs import RunStore
+from common.storage.lake import BatchVersion, Lake
+from common.storage.master import PartitionBuffer, write_master_file
 
 
 def archive(lake: Lake, generation: int, last: int) -> None:

@@ -8,7 +8,7 @@ import pytest
 from batch_layer import spark_views
 from batch_layer.settings import BatchSettings
 from batch_layer.spark_views import deduplicate, spark_session
-from common.master import SCHEMA
+from common.storage.master import SCHEMA
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from batch_layer.worker import JobWorker
-from common.batch_runs import RunStore
-from common.events import Event
-from common.lake import Lake
-from common.master import PartitionBuffer, write_master_file
+from common.model.events import Event
+from common.storage.batch_runs import RunStore
+from common.storage.lake import Lake
+from common.storage.master import PartitionBuffer, write_master_file
 from runner.launcher import free_port
 from tests.integration.stacks import wait_for
 

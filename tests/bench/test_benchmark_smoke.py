@@ -14,9 +14,9 @@ from bench.ingest_rate import posted_rate, producer_rate
 from bench.memory import services_peak_mb
 from bench.queries import DAY_MS, seed_day, time_direct, time_queries
 from bench.speed_scaling import speed_scaling
-from common.lake import Lake
-from common.settings import CommonSettings
-from common.views import load_catalog
+from common.model.views import load_catalog
+from common.runtime.settings import CommonSettings
+from common.storage.lake import Lake
 from runner.launcher import ROOT, launched
 
 pytestmark = pytest.mark.integration

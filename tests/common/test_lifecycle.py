@@ -9,8 +9,8 @@ import sys
 import httpx
 import pytest
 
-from common.beacons import read_beacons
-from common.lake import Lake
+from common.monitoring.beacons import read_beacons
+from common.storage.lake import Lake
 from runner.launcher import ROOT, free_port
 from tests.integration.stacks import wait_for
 

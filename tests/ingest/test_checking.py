@@ -4,7 +4,7 @@ limit, and nothing passes unless all of it does."""
 import orjson
 import pytest
 
-from common.events import (
+from common.model.events import (
     MAX_PROBLEMS,
     MAX_RECORD_BYTES,
     RECORD_OVERHEAD_BYTES,

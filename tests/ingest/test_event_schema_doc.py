@@ -1,10 +1,10 @@
-"""The documented event schema says what common.events accepts."""
+"""The documented event schema says what common.model.events accepts."""
 
 import re
 
 import pytest
 
-from common.events import validate_events
+from common.model.events import validate_events
 from ingest.openapi import event_schema
 
 NUMERIC = {"purchase": {"amount"}, "page_view": set()}

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from common.views import parse_catalog
+from common.model.views import parse_catalog
 from ingest.broker_watch import BrokerWatch
 from ingest.checking import Record
 from ingest.main import create_app

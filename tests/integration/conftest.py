@@ -14,8 +14,8 @@ import pyarrow as pa
 import pytest
 from stacks import ComposePipeline, LocalPipeline, Pipeline, local_pipeline
 
-from common.timeutil import GRANULARITY_MS, format_bucket, parse_rfc3339
-from common.views import View, load_catalog
+from common.model.timeutil import GRANULARITY_MS, format_bucket, parse_rfc3339
+from common.model.views import View, load_catalog
 
 VIEWS_FILE = Path(__file__).with_name("views.yaml")
 START_TIMEOUT_S = 120

@@ -17,8 +17,8 @@ from typing import Any
 import duckdb
 import httpx
 
-from common.lake import Lake
-from common.views import Catalog
+from common.model.views import Catalog
+from common.storage.lake import Lake
 from runner.client import ApiKeys
 from runner.launcher import ROOT, launched
 

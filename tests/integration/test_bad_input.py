@@ -4,7 +4,7 @@ import orjson
 import pytest
 from events_factory import EventFactory
 
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 
 # Runs against the local pipeline (make test) and the Compose stack (make test-containers).
 pytestmark = [pytest.mark.integration, pytest.mark.stack]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 
 pytestmark = [pytest.mark.integration, pytest.mark.stack]
 

@@ -6,7 +6,7 @@ import pytest
 from events_factory import EventFactory
 from stacks import wait_for
 
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 
 # Runs against the local pipeline (make test) and the Compose stack (make test-containers).
 pytestmark = [pytest.mark.integration, pytest.mark.stack]

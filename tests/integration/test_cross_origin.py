@@ -5,7 +5,7 @@ does nothing; the service's own origin, and no Origin at all (curl), are answere
 
 import pytest
 
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 
 pytestmark = [pytest.mark.integration, pytest.mark.stack]
 

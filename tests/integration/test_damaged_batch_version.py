@@ -8,7 +8,7 @@ from conftest import GroundTruth, Ledger, launch
 from events_factory import EventFactory
 from stacks import LocalPipeline, wait_for
 
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 
 pytestmark = pytest.mark.integration
 VIEW = "revenue_by_country"

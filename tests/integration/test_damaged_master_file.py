@@ -13,8 +13,8 @@ from conftest import GroundTruth, Ledger, launch
 from events_factory import EventFactory
 from stacks import LocalPipeline, wait_for
 
-from common.lake import MasterFile
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
+from common.storage.lake import MasterFile
 
 pytestmark = pytest.mark.integration
 

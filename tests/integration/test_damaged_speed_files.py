@@ -7,8 +7,8 @@ from conftest import GroundTruth, Ledger, launch
 from events_factory import EventFactory
 from stacks import LocalPipeline, wait_for
 
-from common.speed_store import SliceStore, read_pointers
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
+from common.storage.speed_store import SliceStore, read_pointers
 
 pytestmark = pytest.mark.integration
 

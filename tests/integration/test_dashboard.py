@@ -33,7 +33,7 @@ from playwright.sync_api import Page, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from stacks import LocalPipeline
 
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 
 pytestmark = pytest.mark.integration
 

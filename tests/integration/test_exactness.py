@@ -7,7 +7,7 @@ import orjson
 import pytest
 from events_factory import DAY_MS, EventFactory
 
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 from tests.support.sampling import Sampler
 
 # Runs against the local pipeline (make test) and the Compose stack (make test-containers).

@@ -7,7 +7,7 @@ from events_factory import EventFactory
 from kafka import KafkaProducer
 from stacks import wait_for
 
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 
 # Local only: the Compose stack's bundled broker has no listener for the host.
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ import orjson
 import pytest
 from health_poller import HEALTH_BOUND_S, polling
 
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 
 # Runs against the local pipeline (make test) and the Compose stack (make test-containers).
 pytestmark = [pytest.mark.integration, pytest.mark.stack]

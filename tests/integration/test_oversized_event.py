@@ -6,7 +6,7 @@ the client told of an error, breaking all-or-nothing. Now ingest refuses the req
 import pytest
 from stacks import wait_for
 
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 
 # Runs against the local pipeline (make test) and the Compose stack (make test-containers).
 pytestmark = [pytest.mark.integration, pytest.mark.stack]

@@ -9,7 +9,7 @@ import pytest
 from health_poller import HEALTH_BOUND_S, polling
 from stacks import wait_for
 
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 
 pytestmark = pytest.mark.integration  # the local pipeline: it freezes the broker's process
 

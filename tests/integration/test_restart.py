@@ -5,7 +5,7 @@ import pytest
 from conftest import GroundTruth, Ledger, launch
 from events_factory import EventFactory
 
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 
 pytestmark = pytest.mark.integration
 

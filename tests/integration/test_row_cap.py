@@ -12,7 +12,7 @@ import pytest
 from conftest import launch
 from stacks import LocalPipeline
 
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from events_factory import EventFactory
 from stacks import wait_for
 from test_health import metric_value
 
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from conftest import GroundTruth, Ledger, launch
 from events_factory import EventFactory
 from stacks import ROOT, LocalPipeline, wait_for
 
-from common.processes import command_line
-from common.timeutil import now_ms
+from common.model.timeutil import now_ms
+from common.runtime.processes import command_line
 from tests.support.sampling import Answer, Sampler
 
 pytestmark = pytest.mark.integration

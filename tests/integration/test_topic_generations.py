@@ -9,11 +9,11 @@ import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient
 
-from common.events import Event
-from common.kafka import ensure_topic, topic_id
-from common.lake import Lake
-from common.master import PartitionBuffer, write_master_file
-from common.settings import CommonSettings
+from common.model.events import Event
+from common.runtime.kafka import ensure_topic, topic_id
+from common.runtime.settings import CommonSettings
+from common.storage.lake import Lake
+from common.storage.master import PartitionBuffer, write_master_file
 from runner import topic
 from runner.broker import start_broker
 from runner.launcher import free_port

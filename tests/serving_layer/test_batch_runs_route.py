@@ -3,9 +3,9 @@ the runs newest first; GET /batch/runs/{id} one, 404 for an unknown id. As docum
 
 from fastapi.testclient import TestClient
 
-from common.batch_runs import RunStore
-from common.lake import Lake
-from common.views import parse_catalog
+from common.model.views import parse_catalog
+from common.storage.batch_runs import RunStore
+from common.storage.lake import Lake
 from serving_layer.main import create_app
 from serving_layer.settings import ServingSettings
 

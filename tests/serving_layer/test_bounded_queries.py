@@ -6,8 +6,8 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from common.events import Event
-from common.views import parse_catalog
+from common.model.events import Event
+from common.model.views import parse_catalog
 from serving_layer.main import create_app
 from serving_layer.merge import merge
 from serving_layer.query_spec import QueryError, bucket_ceiling

@@ -2,12 +2,12 @@
 
 import pytest
 
-from common.batch_runs import RunStore
-from common.events import Event
-from common.lake import Lake
-from common.master import PartitionBuffer, write_master_file
-from common.quarantine import quarantined
-from common.speed_store import SliceStore
+from common.model.events import Event
+from common.storage.batch_runs import RunStore
+from common.storage.lake import Lake
+from common.storage.master import PartitionBuffer, write_master_file
+from common.storage.quarantine import quarantined
+from common.storage.speed_store import SliceStore
 from serving_layer.settings import ServingSettings
 from tests.serving_layer.test_views_route import T0, catalog, client_of, publish_batch
 from tests.slices import publish_slice

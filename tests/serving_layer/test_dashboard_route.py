@@ -5,7 +5,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from common.views import parse_catalog
+from common.model.views import parse_catalog
 from serving_layer.main import create_app
 from serving_layer.settings import ServingSettings
 

@@ -4,7 +4,7 @@ broker that hangs costs one read more, not one per caller; /health's broker flag
 import threading
 import time
 
-from common.settings import CommonSettings
+from common.runtime.settings import CommonSettings
 from runner.launcher import free_port
 from serving_layer import sources
 from serving_layer.sources import LagProbe

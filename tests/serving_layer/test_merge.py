@@ -11,10 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from common.events import Event
-from common.timeutil import GRANULARITY_MS, format_bucket
-from common.values import text_of
-from common.views import parse_catalog
+from common.model.events import Event
+from common.model.timeutil import GRANULARITY_MS, format_bucket
+from common.model.values import text_of
+from common.model.views import parse_catalog
 from serving_layer.merge import merge, reduce_states, union_estimate
 from speed_layer.view_state import ViewState
 from tests.shop_views import purchase_view, spec_of

@@ -8,10 +8,10 @@ import time
 
 from fastapi.testclient import TestClient
 
-from common.beacons import BeaconWriter
-from common.speed_store import try_lock
-from common.timeutil import format_bucket
-from common.views import parse_catalog
+from common.model.timeutil import format_bucket
+from common.model.views import parse_catalog
+from common.monitoring.beacons import BeaconWriter
+from common.storage.locks import try_lock
 from serving_layer.main import create_app
 from serving_layer.monitor import JsonFormatter, Monitor, read_status, status_path
 from serving_layer.settings import ServingSettings

@@ -2,7 +2,7 @@
 
 import pytest
 
-from common.views import parse_catalog
+from common.model.views import parse_catalog
 from serving_layer.query_spec import QueryError
 from tests.shop_views import purchase_view, spec_of
 

@@ -1,9 +1,9 @@
 """The count of rejected records in /health: read once per file, a bounded number per call."""
 
-from common.compaction import compact
-from common.events import Event
-from common.lake import Lake
-from common.master import PartitionBuffer, write_master_file
+from batch_layer.compaction import compact
+from common.model.events import Event
+from common.storage.lake import Lake
+from common.storage.master import PartitionBuffer, write_master_file
 from serving_layer import rejected
 from serving_layer.rejected import RejectedIndex
 

@@ -2,11 +2,11 @@
 
 import pytest
 
-from common.events import Event
-from common.lake import BatchVersion, Lake
-from common.master import PartitionBuffer, write_master_file
-from common.speed_store import EARLIER
-from common.views import parse_catalog
+from common.model.events import Event
+from common.model.views import parse_catalog
+from common.storage.lake import BatchVersion, Lake
+from common.storage.master import PartitionBuffer, write_master_file
+from common.storage.speed_store import EARLIER
 from serving_layer.sources import resolve
 from tests.batch_versions import publish_version
 from tests.slices import publish_slice

@@ -1,9 +1,9 @@
 """GET /status from observations: rates and latencies over the window, up and down from the
 beacons, Burrow-style lag trends, the bottleneck, and warnings of the last 5 minutes."""
 
-from common.batch_runs import RunRecord
-from common.beacons import Beacon
-from common.timeutil import format_bucket
+from common.model.timeutil import format_bucket
+from common.monitoring.beacons import Beacon
+from common.storage.batch_runs import RunRecord
 from serving_layer.status import (
     DOWN_AFTER_S,
     STAGES,

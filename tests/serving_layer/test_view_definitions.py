@@ -4,9 +4,9 @@ speed snapshot were computed under: only from data of the current definition."""
 import pytest
 import yaml
 
-from common.lake import BatchVersion
-from common.speed_store import SlicePointer
-from common.views import parse_catalog
+from common.model.views import parse_catalog
+from common.storage.lake import BatchVersion
+from common.storage.speed_store import SlicePointer
 from serving_layer.definitions import pending_reason
 
 VIEWS = """

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from common.timeutil import GRANULARITIES
-from common.views import parse_catalog
+from common.model.timeutil import GRANULARITIES
+from common.model.views import parse_catalog
 from serving_layer.main import create_app
 from serving_layer.query_spec import QueryError
 from serving_layer.settings import ServingSettings

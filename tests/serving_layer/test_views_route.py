@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from common.events import Event
-from common.lake import BatchVersion, Lake, write_atomic
-from common.views import Catalog, parse_catalog
+from common.model.events import Event
+from common.model.views import Catalog, parse_catalog
+from common.storage.lake import BatchVersion, Lake, write_atomic
 from serving_layer.main import create_app
 from serving_layer.reduced_cache import LOOKUPS
 from serving_layer.settings import ServingSettings

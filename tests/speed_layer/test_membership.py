@@ -7,7 +7,8 @@ import signal
 import subprocess
 import sys
 
-from common.speed_store import is_held, read_members
+from common.storage.locks import is_held
+from common.storage.speed_store import read_members
 from speed_layer.membership import Membership, assignment
 
 
@@ -31,7 +32,7 @@ def test_a_killed_replica_is_no_longer_live(lake, tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from common.lake import Lake; "
+            "import sys, time; from common.storage.lake import Lake; "
             "from speed_layer.membership import Membership; "
             "m = Membership(Lake(__import__('pathlib').Path(sys.argv[1])), 'r0'); m.join(); "
             "m.report([0]); print('joined', flush=True); time.sleep(600)",

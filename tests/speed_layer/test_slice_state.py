@@ -1,8 +1,8 @@
 """A slice's state: every view fed once per event id, offsets applied once."""
 
-from common.events import Event
-from common.metrics import view_columns
-from common.views import parse_catalog
+from common.model.events import Event
+from common.model.metric_kinds import view_columns
+from common.model.views import parse_catalog
 from speed_layer.slice_state import SliceState
 
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z

@@ -7,9 +7,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from common.events import Event
-from common.speed_store import EARLIER, SlicePointer, SliceStore, read_pointers
-from common.views import parse_catalog
+from common.model.events import Event
+from common.model.views import parse_catalog
+from common.storage.speed_store import EARLIER, SlicePointer, SliceStore, read_pointers
 from speed_layer import snapshots
 from speed_layer.slice_state import SliceState
 from speed_layer.snapshots import SlicePublisher

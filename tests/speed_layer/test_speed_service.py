@@ -7,13 +7,13 @@ import threading
 
 import pyarrow.parquet as pq
 
-from common.events import Event
-from common.kafka import TopicConsumer
-from common.lake import BatchVersion, Lake
-from common.master import PartitionBuffer, write_master_file
-from common.quarantine import quarantined
-from common.speed_store import SlicePointer, SliceStore, read_pointers
-from common.views import parse_catalog
+from common.model.events import Event
+from common.model.views import parse_catalog
+from common.runtime.kafka import TopicConsumer
+from common.storage.lake import BatchVersion, Lake
+from common.storage.master import PartitionBuffer, write_master_file
+from common.storage.quarantine import quarantined
+from common.storage.speed_store import SlicePointer, SliceStore, read_pointers
 from serving_layer.sources import resolve
 from speed_layer import service, snapshots
 from speed_layer.membership import Membership

@@ -4,9 +4,9 @@ import pyarrow as pa
 import pytest
 from datasketches import hll_sketch
 
-from common.events import Event
-from common.metrics import view_columns
-from common.views import parse_catalog
+from common.model.events import Event
+from common.model.metric_kinds import view_columns
+from common.model.views import parse_catalog
 from speed_layer.view_state import ViewState
 from tests.shop_views import purchase_view
 

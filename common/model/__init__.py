@@ -1,0 +1,1 @@
+"""What the platform computes: events, views, their metric kinds, time buckets."""

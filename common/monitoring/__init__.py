@@ -1,0 +1,1 @@
+"""The emitting side of monitoring: beacons, Prometheus samples, metrics ports."""

@@ -1,0 +1,1 @@
+"""How a service runs: settings, logs, processes, Kafka, HTTP security, pages."""

@@ -1,0 +1,314 @@
+"""Speed-layer snapshots on disk, one chain of files per slice: the owner of their format.
+
+    speed/g=<gen>/p=<partition>/current.json          the slice's pointer (SlicePointer)
+    speed/g=<gen>/p=<partition>/<seq>.<view>.parquet  a segment's rows of one view
+    speed/g=<gen>/p=<partition>/<seq>.ids.parquet     the event ids counted in a segment
+    speed/g=<gen>/earlier/...                         the slice of earlier topic generations
+    speed/members/<replica>.lock, .json               live replicas (speed_layer/membership.py)
+
+A slice is one partition of the current topic generation, or (``EARLIER``) the archived
+events of earlier generations that its batch version does not cover. Its state is a list of
+*segments*, each the state of a stretch of offsets: per view one file, plus the ids counted.
+Their rows add up (every metric's state combines: counts and sums add, minima and maxima
+combine, sketches union), so a snapshot rewrites only the newest segment, and a new batch
+version drops the segments it covers whole. The pointer names the segments, the batch version
+the state continues and the offset it reflects; it is replaced atomically, and a file is only
+deleted some seconds after no pointer names it. Snapshots are not flushed to disk (a
+snapshot every 0.2 s per partition would wait on the disk, behind whatever else writes): they
+survive any process's crash, and after a crash of the machine a partition whose snapshot
+cannot be read is built anew from its batch version.
+"""
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from common.errors import DamagedFile
+from common.storage.lake import Lake, publish, remove_tree, write_atomic
+from common.storage.lake_files import check_parquet, read_json, read_json_or_none, read_parquet
+from common.storage.locks import is_held
+
+log = logging.getLogger("speed")
+EARLIER = -1
+"""The slice of archived events of earlier topic generations (never a Kafka partition)."""
+IDS = "ids"
+IDS_SCHEMA = pa.schema([("id", pa.string())])
+RETIRED_GRACE_S = 30.0
+"""How long a file no pointer names is kept for readers that resolved an older pointer."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The state of one stretch of offsets ``[first, end)`` of a slice: per view one file,
+    and the ids counted in it. Segments of a slice add up; a new batch version drops those
+    it covers whole."""
+
+    first: int
+    end: int
+    events: int
+    files: dict[str, str]
+    ids: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "first": self.first,
+            "end": self.end,
+            "events": self.events,
+            "files": dict(self.files),
+            "ids": self.ids,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> "Segment":
+        return cls(
+            first=int(raw["first"]),
+            end=int(raw["end"]),
+            events=int(raw["events"]),
+            files={str(v): str(f) for v, f in raw["files"].items()},
+            ids=raw.get("ids"),
+        )
+
+    def names(self) -> set[str]:
+        return set(self.files.values()) | ({self.ids} if self.ids else set())
+
+
+@dataclass(frozen=True)
+class SlicePointer:
+    """The published state of one slice."""
+
+    generation: int
+    partition: int
+    base_version: str | None
+    next_offset: int
+    """The first offset of the partition the state does not reflect (0 for ``EARLIER``)."""
+    events: int
+    written_at: str
+    segments: tuple[Segment, ...] = ()
+    """Oldest first; the last may still grow (its files are rewritten until it is sealed)."""
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    missing: int = 0
+    """Offsets before ``next_offset`` that no layer could read (retention deleted them before
+    they were archived): counted in the lag."""
+    owner: str = ""
+    sequence: int = 0
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The views the state holds (those it was built for)."""
+        return tuple(self.fingerprints)
+
+    def view_files(self, view: str) -> list[str]:
+        return [seg.files[view] for seg in self.segments if view in seg.files]
+
+    def names(self) -> set[str]:
+        """Every file the pointer names."""
+        return {name for seg in self.segments for name in seg.names()}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "generation": self.generation,
+            "partition": self.partition,
+            "base_version": self.base_version,
+            "next_offset": self.next_offset,
+            "events": self.events,
+            "written_at": self.written_at,
+            "segments": [seg.to_json() for seg in self.segments],
+            "fingerprints": dict(self.fingerprints),
+            "missing": self.missing,
+            "owner": self.owner,
+            "sequence": self.sequence,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> "SlicePointer":
+        return cls(
+            generation=int(raw["generation"]),
+            partition=int(raw["partition"]),
+            base_version=raw["base_version"],
+            next_offset=int(raw["next_offset"]),
+            events=int(raw["events"]),
+            written_at=str(raw["written_at"]),
+            segments=tuple(Segment.from_json(seg) for seg in raw.get("segments", ())),
+            fingerprints={str(v): str(f) for v, f in raw.get("fingerprints", {}).items()},
+            missing=int(raw.get("missing", 0)),
+            owner=str(raw.get("owner", "")),
+            sequence=int(raw.get("sequence", 0)),
+        )
+
+
+def members_dir(lake: Lake) -> Path:
+    return lake.speed / "members"
+
+
+def member_locks(lake: Lake) -> list[Path]:
+    """Every replica's lock file, live or dead, in id (join) order."""
+    return sorted(members_dir(lake).glob("*.lock"))
+
+
+def read_members(lake: Lake) -> list[dict[str, Any]]:
+    """What each live replica last reported (its id, pid and partitions)."""
+    found = []
+    for path in member_locks(lake):
+        if not is_held(path):
+            continue
+        try:
+            found.append(read_json(path.with_suffix(".json"), _member))
+        except (FileNotFoundError, DamagedFile):
+            continue
+    return found
+
+
+def _member(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValueError("not a replica's report")
+    return raw
+
+
+def generation_dir(lake: Lake, generation: int) -> Path:
+    return lake.speed / f"g={generation:06d}"
+
+
+def slice_dir(lake: Lake, generation: int, partition: int) -> Path:
+    name = "earlier" if partition == EARLIER else f"p={partition}"
+    return generation_dir(lake, generation) / name
+
+
+def read_pointers(lake: Lake, generation: int) -> dict[int, SlicePointer]:
+    """Every slice pointer of ``generation``, by partition (``EARLIER`` included)."""
+    found: dict[int, SlicePointer] = {}
+    root = generation_dir(lake, generation)
+    if not root.is_dir():
+        return found
+    for child in root.iterdir():
+        pointer = SliceStore(lake, generation, _partition_of(child.name)).read()
+        if pointer is not None:
+            found[pointer.partition] = pointer
+    return found
+
+
+def _partition_of(name: str) -> int:
+    return EARLIER if name == "earlier" else int(name.removeprefix("p="))
+
+
+class SliceStore:
+    """Reads and writes one slice's directory."""
+
+    def __init__(self, lake: Lake, generation: int, partition: int) -> None:
+        self.generation = generation
+        self.partition = partition
+        self.dir = slice_dir(lake, generation, partition)
+        self.lock_path = self.dir / ".lock"
+        self._retired: list[tuple[float, str]] = []
+
+    @property
+    def pointer_path(self) -> Path:
+        return self.dir / "current.json"
+
+    def read(self) -> SlicePointer | None:
+        """The slice's pointer; None when there is none, or it cannot be read (the slice is
+        then built anew from its batch version, and served as if it had no snapshot)."""
+        try:
+            return read_json_or_none(self.pointer_path, SlicePointer.from_json)
+        except DamagedFile as exc:
+            log.error("%s; the partition is built anew from its batch version", exc)
+            return None
+
+    def publish(self, pointer: SlicePointer) -> None:
+        write_atomic(self.pointer_path, orjson.dumps(pointer.to_json()), durable=False)
+
+    def path(self, name: str) -> Path:
+        return self.dir / name
+
+    def view_files(self, pointer: SlicePointer, view: str) -> list[Path]:
+        return [self.path(name) for name in pointer.view_files(view)]
+
+    def write_table(self, sequence: int, what: str, table: pa.Table) -> str:
+        """Publish ``table`` as the file of ``what`` (a view, or ``IDS``) at ``sequence``."""
+        name = f"{sequence:012d}.{what}.parquet"
+        publish(
+            self.path(name),
+            lambda tmp: pq.write_table(table, tmp, compression="none"),
+            durable=False,
+        )
+        return name
+
+    def write_ids(self, sequence: int, ids: Iterable[str]) -> str:
+        return self.write_table(sequence, IDS, pa.table({"id": pa.array(list(ids), pa.string())}))
+
+    def read_ids(self, segments: Iterable[Segment]) -> set[str]:
+        """The ids counted in ``segments``."""
+        seen: set[str] = set()
+        for seg in segments:
+            if seg.ids:
+                table = read_parquet(self.path(seg.ids), schema=IDS_SCHEMA)
+                seen.update(table["id"].to_pylist())
+        return seen
+
+    def damaged(self, pointer: SlicePointer) -> DamagedFile | None:
+        """The first file ``pointer`` names that cannot be read (by its footer), if any."""
+        for name in sorted(pointer.names()):
+            try:
+                check_parquet(self.path(name))
+            except DamagedFile as exc:
+                return exc
+            except FileNotFoundError as exc:
+                return DamagedFile(self.path(name), f"missing: {exc}")
+        return None
+
+    def retire(self, names: Iterable[str]) -> None:
+        """Files no pointer names any more: deleted once readers are done with them."""
+        now = time.monotonic()
+        self._retired.extend((now, name) for name in names)
+
+    def highest_sequence(self) -> int:
+        """The highest sequence any file in the directory was written under (0: none)."""
+        found = [int(p.name.split(".", 1)[0]) for p in self.dir.glob("[0-9]*.parquet")]
+        return max(found, default=0)
+
+    def retire_unreferenced(self, pointer: SlicePointer | None) -> None:
+        """Files left by an earlier owner that ``pointer`` does not name."""
+        named = set() if pointer is None else pointer.names()
+        if self.dir.is_dir():
+            self.retire(p.name for p in self.dir.glob("*.parquet") if p.name not in named)
+
+    def collect(self, named: set[str], grace_s: float = RETIRED_GRACE_S) -> None:
+        """Delete retired files older than ``grace_s``, but none of ``named`` (what the
+        current pointer names)."""
+        cutoff = time.monotonic() - grace_s
+        keep = []
+        for retired_at, name in self._retired:
+            if name in named:
+                continue
+            if retired_at <= cutoff:
+                self.path(name).unlink(missing_ok=True)
+            else:
+                keep.append((retired_at, name))
+        self._retired = keep
+
+
+def oldest_base(lake: Lake) -> str | None:
+    """The oldest batch version a slice of the current generation is based on: the batch
+    layer keeps it (and every newer one) while it is served."""
+    bases = [
+        p.base_version
+        for p in read_pointers(lake, lake.read_generation()).values()
+        if p.base_version is not None
+    ]
+    return min(bases, default=None)
+
+
+def remove_stale(lake: Lake, generation: int) -> None:
+    """Snapshots nobody serves any more: of earlier topic generations, and of the layout
+    before slices (``speed/snapshots``, ``speed/current.json``)."""
+    remove_tree(lake.speed / "snapshots")
+    (lake.speed / "current.json").unlink(missing_ok=True)
+    for child in lake.speed.glob("g=*"):
+        if child.is_dir() and int(child.name[2:]) < generation:
+            remove_tree(child)

@@ -1,0 +1,82 @@
+"""State tables combined: the rows of several state files of one view, one row per group.
+
+Serving combines a batch view's rows per query (``serving_layer.merge``); the speed layer
+compacts a chain of snapshot files into one. Both use these parts.
+"""
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from datasketches import hll_sketch, hll_union
+
+from common.model.metric_kinds import BUCKET_COLUMN, HLL_LG_K, StateColumn, view_state_columns
+from common.model.views import View
+from common.storage.lake_files import duckdb_reading
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def partial_sql(column: StateColumn) -> str:
+    """The SQL combining a state column's rows into one (sketches as a list, see below)."""
+    name = quote(column.name)
+    return f"{column.part.combine.format(x=name)} AS {name}"
+
+
+def union_bytes(sketches: list[bytes] | None, union: hll_union) -> bytes | None:
+    """The union of serialized sketches, serialized (``union`` is reused)."""
+    if not sketches:
+        return None
+    if len(sketches) == 1:
+        return sketches[0]
+    union.reset()
+    for blob in sketches:
+        union.update(hll_sketch.deserialize(blob))
+    return union.get_result().serialize_compact()
+
+
+def union_sketch_lists(table: pa.Table, columns: list[StateColumn]) -> pa.Table:
+    """Replace each sketch column's lists (as ``partial_sql`` leaves them) by their union."""
+    union = hll_union(HLL_LG_K)
+    for column in columns:
+        if column.part.arrow == pa.binary():
+            unioned = [union_bytes(v, union) for v in table.column(column.name).to_pylist()]
+            index = table.schema.get_field_index(column.name)
+            table = table.set_column(index, column.name, pa.array(unioned, pa.binary()))
+    return table
+
+
+def combine(
+    connection: duckdb.DuckDBPyConnection, view: View, files: list[Path], table: pa.Table
+) -> pa.Table:
+    """The states of ``files`` and ``table`` (one view's) combined into one row per group, in
+    the view's stored column order: a table that merges like its inputs."""
+    columns = view_state_columns(view)
+    keys = [BUCKET_COLUMN, *(quote(d) for d in view.dimensions)]
+    names = ", ".join([*keys, *(quote(c.name) for c in columns)])
+    sql = (
+        f"SELECT {', '.join(keys)}, {', '.join(partial_sql(c) for c in columns)} FROM ("
+        f"SELECT {names} FROM read_parquet(?) UNION ALL SELECT {names} FROM tail"
+        f") GROUP BY ALL"
+    )
+    cursor = connection.cursor()
+    try:
+        cursor.register("tail", table)
+        with duckdb_reading(files):
+            combined = cursor.sql(sql, params=[[str(f) for f in files]]).to_arrow_table()
+    finally:
+        cursor.close()
+    return union_sketch_lists(combined, columns).cast(state_schema(view))
+
+
+def state_schema(view: View) -> pa.Schema:
+    """A stored view's columns (without a batch view's hidden ones) and their types."""
+    return pa.schema(
+        [
+            pa.field(BUCKET_COLUMN, pa.int64()),
+            *(pa.field(d, pa.string()) for d in view.dimensions),
+            *(pa.field(c.name, c.part.arrow) for c in view_state_columns(view)),
+        ]
+    )
