@@ -30,9 +30,9 @@ run: venv  ## run the whole pipeline as local processes (Ctrl-C stops it); its l
 	@mkdir -p "$(LAMBDA_DATA_DIR)/run"
 	@set -o pipefail; $(BIN)/python -m runner 2>&1 | tee -i "$(LAMBDA_DATA_DIR)/run/pipeline.log"
 
-batch:  ## run one batch recompute now (against the Compose stack when it is the one up)
+batch:  ## one batch run now by the running pipeline's scheduler (the Compose stack's when it is up)
 	@if containers/stack.sh is-up; then containers/stack.sh batch; \
-	else $(MAKE) -s venv && $(BIN)/python -m batch_layer.job; fi
+	else $(MAKE) -s venv && $(BIN)/python -m runner.batch; fi
 
 accept-loss:  ## acknowledge the offsets /status shows as lost, so batch runs cover what comes after them
 	@if containers/stack.sh is-up; then containers/stack.sh accept-loss; \

@@ -162,6 +162,7 @@ def schedule() -> None:
     triggers = Triggers(settings.batch_interval, settings.batch_min_events)
     INTERVAL.set(settings.batch_interval)
     try:
+        WORKER.start()  # its Spark session warms while nothing waits for it
         run_schedule(triggers, Lake(settings.data_dir), stop_event_on_signals(), catalog)
     finally:
         WORKER.close()

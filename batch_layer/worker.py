@@ -5,9 +5,9 @@ A fresh JVM costs every run its start and its warm-up: about a third of a run ov
 events. The scheduler therefore starts the process on its first run and sends it one run id
 per line on its stdin; the process answers each with the run's exit code on a pipe of its own
 (``--answers-fd``: Spark's JVM shares stdout). A run that fails ends the process, so the next
-run starts with a fresh JVM and a failure leaves nothing behind. ``make batch`` still runs
-``batch_layer.job``, a fresh JVM of its own. This module imports no Spark: the scheduler stays
-small.
+run starts with a fresh JVM and a failure leaves nothing behind. The scheduler starts it when
+it starts, so the first run is warm too; ``make batch`` asks the scheduler for a run
+(``runner.batch``). This module imports no Spark: the scheduler stays small.
 """
 
 import contextlib
@@ -40,6 +40,11 @@ class JobWorker:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    def start(self) -> None:
+        """Start the worker now rather than on the first run, so that run finds its Spark
+        session warm (``batch_layer.worker_process`` warms it at start)."""
+        self._started()
 
     def run(self, run_id: str) -> int:
         """Run the recorded batch ``run_id``; the exit code of the run: 0 when it succeeded."""

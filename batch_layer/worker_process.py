@@ -9,7 +9,7 @@ from typing import TextIO
 
 from batch_layer.job import lower_priority, run_recorded
 from batch_layer.settings import BatchSettings
-from batch_layer.spark_views import stop_session
+from batch_layer.spark_views import spark_session, stop_session
 from common.errors import LakeError, LambdaError
 from common.runtime.logs import setup_logging
 from common.storage.batch_runs import RunStore
@@ -54,6 +54,18 @@ def run_one(settings: BatchSettings, lake: Lake, run_id: str) -> int:
     return 0
 
 
+def warm(settings: BatchSettings) -> None:
+    """Start the Spark session the runs will use, and run one small job in it, so the first
+    run waits for neither (a JVM's start and first job take most of a small run). A session
+    that cannot start is left to the first run, which then fails with the reason."""
+    try:
+        spark_session(settings).range(1).count()
+    except Exception:  # reported by the run that needs the session
+        log.warning("the batch worker could not warm its Spark session", exc_info=True)
+        return
+    log.info("the batch worker's Spark session is warm")
+
+
 def main(argv: list[str] | None = None) -> int:
     setup_logging("batch")
     args = sys.argv[1:] if argv is None else argv
@@ -69,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         log.error("the batch worker cannot start: %s", exc)
         return 1
     try:
+        if settings.spark_master.startswith("local"):
+            warm(settings)
         with os.fdopen(int(args[1]), "w") as answers:
             return serve(settings, lake, sys.stdin, answers)
     finally:

@@ -21,6 +21,7 @@ from batch_layer.settings import BatchSettings
 from common.runtime.logs import LogSettings
 from common.runtime.settings import CommonSettings
 from ingest.settings import IngestSettings
+from runner.batch import BatchRequestSettings
 from runner.demo import DemoSettings
 from runner.settings import RunnerSettings
 from serving_layer.settings import ServingSettings
@@ -66,6 +67,7 @@ SOURCES: tuple[tuple[str, type[BaseSettings]], ...] = (
     ("serving", ServingSettings),
     ("speed", SpeedSettings),
     ("batch", BatchSettings),
+    ("make batch", BatchRequestSettings),
     ("make demo", DemoSettings),
     ("make up", ComposeSettings),
 )

@@ -94,3 +94,26 @@ def test_a_failed_run_ends_the_process_and_the_next_starts_afresh(tmp_path, work
     assert worker.pid not in (None, killed)
     manifest = lake.read_manifest()
     assert manifest is not None and manifest.version == "000002"
+
+
+def children(pid: int) -> list[str]:
+    """The command names of a process's children."""
+    names = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                names.append(Path(f"/proc/{child}/comm").read_text().strip())
+            except FileNotFoundError:
+                continue
+    return names
+
+
+def test_a_started_worker_warms_its_spark_session_before_the_first_run(tmp_path, worker):
+    lake = lake_of(tmp_path)
+    worker.start()  # what the scheduler does when it starts
+    pid = worker.pid
+    assert pid is not None
+    wait_for(lambda: "java" in children(pid), 120, "the worker's Spark JVM, before any run")
+    archive(lake, 0, 9)
+    assert run(lake, worker) == (0, "succeeded")
+    assert worker.pid == pid  # the warm process ran it

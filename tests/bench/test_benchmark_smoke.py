@@ -71,7 +71,7 @@ def test_freshness_and_queries_are_measured_on_a_running_pipeline(tmp_path):
         day = (int(time.time() * 1000) // DAY_MS - 2) * DAY_MS
         seed_day(pipeline.ingest_url, day, 2_000, "batch")
         subprocess.run(
-            [sys.executable, "-m", "batch_layer.job"], env=pipeline.env, cwd=ROOT, check=True
+            [sys.executable, "-m", "runner.batch"], env=pipeline.env, cwd=ROOT, check=True
         )
         merged, in_server = time_queries(pipeline.serving_url, {"group_by": ""}, 3)
         assert len(merged) == len(in_server) == 3 and all(s > 0 for s in merged)

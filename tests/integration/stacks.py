@@ -162,7 +162,7 @@ class LocalPipeline(Pipeline):
         return self._env
 
     def batch_command(self) -> list[str]:
-        return [sys.executable, "-m", "batch_layer.job"]
+        return [sys.executable, "-m", "runner.batch"]
 
     def pid(self, service: str) -> int | None:
         try:
@@ -243,7 +243,7 @@ class ComposePipeline(Pipeline):
         self._compose("unpause", service)
 
     def batch_command(self) -> list[str]:
-        return ["docker", "compose", "exec", "-T", "scheduler", "python", "-m", "batch_layer.job"]
+        return ["docker", "compose", "exec", "-T", "serving", "python", "-m", "runner.batch"]
 
     def pid(self, service: str) -> int | None:
         """The container's init process, as Docker reports it (0 while it is not running)."""
