@@ -1,11 +1,12 @@
 """Beacons: every service process says, once a second, that it is alive and what its metrics
 are, in a file of the shared data directory (``status/beacons/<stage>--<instance>.json``).
 
-The serving layer's monitor reads them to build ``GET /status``: no list of addresses to
-configure, replicas found as they come, and the same under `make run` as in Compose (one data
-volume). The numbers are the service's own Prometheus metrics (``lambda_*``), so ``/status``
-and a Prometheus server see the same counters. A beacon that stops being rewritten is a
-process that died; a clean stop says so (``stopped``). This module owns the format.
+The monitor (``common.monitoring.observer``) reads them to build ``GET /status``: no list of
+addresses to configure, replicas found as they come, and the same under `make run` as in
+Compose (one data volume). The numbers are the service's own Prometheus metrics
+(``lambda_*``), so ``/status`` and a Prometheus server see the same counters. A beacon that
+stops being rewritten is a process that died; a clean stop says so (``stopped``). This
+module owns the format.
 """
 
 import logging
@@ -28,14 +29,6 @@ from common.storage.lake_files import read_json
 log = logging.getLogger("beacons")
 
 BEACON_SECONDS = 1.0
-STAGES = {
-    "ingest": "ingest",
-    "archiver": "archiver",
-    "speed": "speed",
-    "scheduler": "batch",
-    "serving": "serving",
-}
-"""The stage each service belongs to (the scheduler runs the batch layer)."""
 
 
 @dataclass(frozen=True)
@@ -182,13 +175,3 @@ class BeaconWriter:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         self.write(stopped=True)
-
-
-def parse_key(key: str) -> tuple[str, dict[str, str]]:
-    """A sample key's metric name and labels (the inverse of ``monitoring.sample_key``)."""
-    name, _, rest = key.partition("{")
-    labels: dict[str, str] = {}
-    for pair in rest.rstrip("}").split('",') if rest else []:
-        label, _, value = pair.partition("=")
-        labels[label] = value.strip('"')
-    return name, labels

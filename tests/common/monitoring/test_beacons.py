@@ -5,8 +5,8 @@ import os
 
 from prometheus_client import CollectorRegistry, Counter
 
-from common.monitoring.beacons import BeaconWriter, parse_key, prune_beacons, read_beacons
-from common.monitoring.prometheus import BusyClock, sample_key
+from common.monitoring.beacons import BeaconWriter, prune_beacons, read_beacons
+from common.monitoring.prometheus import BusyClock
 
 
 def test_a_beacon_carries_the_process_metrics_and_its_starts(lake):
@@ -42,14 +42,6 @@ def test_unreadable_beacons_are_skipped(lake):
     writer.stop()
     (writer.path.parent / "archiver--x.json").write_text("{not json")
     assert [b.instance for b in read_beacons(lake)] == ["ingest"]
-
-
-def test_sample_keys_parse_back_even_with_braces_in_label_values():
-    labels = {"route": "/views/{name}", "status": "200"}
-    key = sample_key("lambda_http_requests_total", labels)
-    assert key == 'lambda_http_requests_total{route="/views/{name}",status="200"}'
-    assert parse_key(key) == ("lambda_http_requests_total", labels)
-    assert parse_key("lambda_speed_records_total") == ("lambda_speed_records_total", {})
 
 
 class FakeClock:
