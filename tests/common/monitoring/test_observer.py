@@ -52,3 +52,40 @@ def test_warnings_are_logged_as_json_when_they_appear_and_when_they_clear(lake):
         for writer in writers:
             writer.stop()
         monitor.alerts.removeHandler(lines)
+
+
+class FakeProbe:
+    def ends(self) -> dict[int, int] | None:
+        return {0: 10, 1: 5}
+
+
+class FakeServed:
+    """Nothing archived, no batch version, no snapshot: all 15 events on the topic wait."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.newest = None
+        self.slices: dict = {}
+
+    def behind(self, ends: dict[int, int]) -> int:
+        return sum(ends.values())
+
+    def unreflected_archive(self, files=None) -> int:
+        return 0
+
+    def unread(self) -> int:
+        return 0
+
+
+class FakeRejected:
+    def summary(self, files) -> dict:
+        return {"count": 0, "recent": [], "files_read": 0, "files": len(files)}
+
+
+def test_the_observer_needs_only_what_it_is_given_of_the_serving_layer(lake):
+    observer = Observer(lake, FakeProbe(), lambda _: FakeServed(), FakeRejected())
+    status = observer.tick()
+    lags = {s["stage"]: s["lag"] for s in status["stages"]}
+    assert (lags["speed"], lags["archiver"], lags["batch"]) == (15, 15, 0)
+    assert status["rejected"] == FakeRejected().summary([])
+    assert status["freshness"]["speed"]["lag"] == 15
