@@ -18,9 +18,10 @@ from pydantic import ValidationError
 from uvicorn.supervisors import Multiprocess
 
 from common.errors import LambdaError
-from common.monitoring.beacons import STAGES, BeaconWriter
+from common.monitoring.beacons import BeaconWriter
 from common.monitoring.metrics_server import serve_metrics
 from common.monitoring.prometheus import MULTIPROCESS_DIR
+from common.monitoring.stages import STAGE_OF_SERVICE
 from common.runtime.logs import setup_logging
 from common.runtime.settings import CommonSettings
 from common.storage.lake import Lake
@@ -58,7 +59,9 @@ def run_service(
         if settings.metrics_port:
             serve_metrics(service, settings.metrics_port, settings)
             log.info("metrics on %s:%d/metrics", settings.bind_host, settings.metrics_port)
-        beacon = BeaconWriter(Lake(settings.data_dir), STAGES[service], processes=processes)
+        beacon = BeaconWriter(
+            Lake(settings.data_dir), STAGE_OF_SERVICE[service], processes=processes
+        )
         beacon.start()
         freeze_startup_objects()
         body()

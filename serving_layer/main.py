@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from common.errors import LakeError
 from common.lifecycle import freeze_startup_objects, run_http_service
 from common.model.views import Catalog, load_catalog
+from common.monitoring.observer import Observer
 from common.monitoring.prometheus import instrument
 from common.runtime.docs import ASSETS_PREFIX, DOCS_PAGE, mount_docs
 from common.runtime.processes import exit_with_parent
@@ -21,13 +22,12 @@ from common.runtime.security import Policy, policy_for, secure
 from common.storage.lake import Lake
 from serving_layer.allow import answer_405_with_every_method
 from serving_layer.deadline import Watchdog
-from serving_layer.monitor import Monitor
 from serving_layer.reduced_cache import ReducedCache
 from serving_layer.rejected import RejectedIndex
 from serving_layer.routes import batch_runs, health, status, views
 from serving_layer.routes.dashboard import ASSETS_PATH, DASHBOARD_PAGE, mount_dashboard
 from serving_layer.settings import ServingSettings
-from serving_layer.sources import LagProbe
+from serving_layer.sources import LagProbe, resolve
 from serving_layer.state import ServingState
 from serving_layer.view_docs import document_views
 
@@ -56,7 +56,7 @@ def create_app(settings: ServingSettings | None = None, catalog: Catalog | None 
             anyio.CapacityLimiter(settings.serving_query_threads),
             Watchdog(),
         )
-        monitor = Monitor(app.state.serving.lake, probe).start()
+        monitor = Observer(app.state.serving.lake, probe, resolve, RejectedIndex()).start()
         freeze_startup_objects()  # in each worker process
         yield
         monitor.stop()

@@ -1,11 +1,12 @@
 """Beacons: every service process says, once a second, that it is alive and what its metrics
 are, in a file of the shared data directory (``status/beacons/<stage>--<instance>.json``).
 
-The serving layer's monitor reads them to build ``GET /status``: no list of addresses to
-configure, replicas found as they come, and the same under `make run` as in Compose (one data
-volume). The numbers are the service's own Prometheus metrics (``lambda_*``), so ``/status``
-and a Prometheus server see the same counters. A beacon that stops being rewritten is a
-process that died; a clean stop says so (``stopped``). This module owns the format.
+The monitor (``common.monitoring.observer``) reads them to build ``GET /status``: no list of
+addresses to configure, replicas found as they come, and the same under `make run` as in
+Compose (one data volume). The numbers are the service's own Prometheus metrics
+(``lambda_*``), so ``/status`` and a Prometheus server see the same counters. A beacon that
+stops being rewritten is a process that died; a clean stop says so (``stopped``). This
+module owns the format: the :class:`Beacon` model, with its ``format_version``.
 """
 
 import logging
@@ -14,11 +15,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field
 
 from common.errors import DamagedFile
 from common.monitoring.prometheus import BUSY, samples
@@ -28,20 +29,17 @@ from common.storage.lake_files import read_json
 log = logging.getLogger("beacons")
 
 BEACON_SECONDS = 1.0
-STAGES = {
-    "ingest": "ingest",
-    "archiver": "archiver",
-    "speed": "speed",
-    "scheduler": "batch",
-    "serving": "serving",
-}
-"""The stage each service belongs to (the scheduler runs the batch layer)."""
+BEACON_FORMAT = 1
+"""The beacon files' format version (``format_version``); a file without one is of version 1."""
 
 
-@dataclass(frozen=True)
-class Beacon:
-    """One process's last word: who it is, since when, and its metrics' samples."""
+class Beacon(BaseModel):
+    """One process's last word: who it is, since when, and its metrics' samples. Fields a
+    newer writer adds are ignored; JSON of the wrong shape is a damaged file."""
 
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    format_version: int = BEACON_FORMAT
     stage: str
     instance: str
     host: str
@@ -52,18 +50,20 @@ class Beacon:
     restarted: bool = False  # this start followed a process that did not stop cleanly
     stopped: bool = False
     processes: int = 1  # worker processes whose metrics the samples add up
-    samples: dict[str, float] = field(default_factory=dict)
+    samples: dict[str, float] = Field(default_factory=dict)
 
     @property
     def key(self) -> str:
         return f"{self.stage}--{self.instance}"
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        return orjson.dumps(self.model_dump())
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Beacon":
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
+    def from_json(cls, data: Any) -> "Beacon":
+        """A beacon from its file's JSON (``ValidationError``, a ``ValueError``, when it is
+        not one: ``read_json`` makes that a ``DamagedFile``)."""
+        return cls.model_validate(data)
 
 
 def beacons_dir(lake: Lake) -> Path:
@@ -153,12 +153,13 @@ class BeaconWriter:
 
     def write(self, stopped: bool = False) -> None:
         BUSY.flush()
-        self.beacon = replace(
-            self.beacon,
-            updated_at=time.time(),
-            stopped=stopped,
-            processes=self.processes(),
-            samples=samples(),
+        self.beacon = self.beacon.model_copy(
+            update={
+                "updated_at": time.time(),
+                "stopped": stopped,
+                "processes": self.processes(),
+                "samples": samples(),
+            }
         )
         try:
             write_atomic(self.path, self.beacon.to_json(), durable=False)
@@ -182,13 +183,3 @@ class BeaconWriter:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         self.write(stopped=True)
-
-
-def parse_key(key: str) -> tuple[str, dict[str, str]]:
-    """A sample key's metric name and labels (the inverse of ``monitoring.sample_key``)."""
-    name, _, rest = key.partition("{")
-    labels: dict[str, str] = {}
-    for pair in rest.rstrip("}").split('",') if rest else []:
-        label, _, value = pair.partition("=")
-        labels[label] = value.strip('"')
-    return name, labels

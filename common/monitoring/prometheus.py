@@ -18,6 +18,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from common.monitoring.samples import sample_key
+
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 """Set when a service runs several worker processes: each writes its metrics there."""
 
@@ -93,21 +95,14 @@ def registry() -> CollectorRegistry:
 
 
 def samples(prefix: str = "lambda_") -> dict[str, float]:
-    """Every sample of the service's metrics whose name starts with ``prefix``, keyed as
-    Prometheus writes them: ``name{label="value",...}`` (labels sorted)."""
+    """Every sample of the service's metrics whose name starts with ``prefix``, keyed by
+    :func:`~common.monitoring.samples.sample_key`."""
     found: dict[str, float] = {}
     for family in registry().collect():
         for sample in family.samples:
             if sample.name.startswith(prefix):
                 found[sample_key(sample.name, sample.labels)] = sample.value
     return found
-
-
-def sample_key(name: str, labels: dict[str, str]) -> str:
-    """A sample's key in :func:`samples`."""
-    if not labels:
-        return name
-    return name + "{" + ",".join(f'{k}="{labels[k]}"' for k in sorted(labels)) + "}"
 
 
 async def metrics(request: Request) -> Response:

@@ -21,7 +21,6 @@
     ingest: [10, 124], broker: [215, 124], archiver: [430, 24],
     batch: [640, 24], speed: [535, 244], serving: [850, 124],
   };
-  const TITLES = { speed: "speed layer" };
   const ARROWS = [
     "M190,190 H212",                     // ingest -> broker
     "M395,164 H412 V90 H427",            // broker -> archiver
@@ -117,7 +116,7 @@
     return up === false ? "down" : "unknown";
   }
 
-  function drawStage(parent, stage, isBottleneck) {
+  function drawStage(parent, stage, isBottleneck, title) {
     const position = LAYOUT[stage.stage];
     if (!position) return;
     const name = stage.stage;
@@ -131,7 +130,7 @@
     svg("title", {}, group, stage.detail || name);
     svg("rect", { width: BOX.w, height: BOX.h, rx: 8 }, group);
     if (isBottleneck) svg("text", { x: 0, y: -7, class: "badge" }, group, "▼ bottleneck");
-    textLine(group, 12, 22, [TITLES[name] || name], { class: "name" });
+    textLine(group, 12, 22, [title || name], { class: "name" });
     textLine(group, BOX.w - 12, 22, [hook(name, "up", stage.up, state === "unknown" ? "?" : state)],
       { class: `state ${state}`, "text-anchor": "end" });
     const unit = name === "serving" ? "queries/s" : "events/s";
@@ -183,8 +182,10 @@
     svg("text", { x: 405, y: 70, ...label }, picture, "batch path: every event, recomputed");
     svg("text", { x: 525, y: 336, ...label }, picture, "speed path: events since the batch");
     const bottleneck = status.bottleneck;
+    // The stages' titles come with the status (its stage_names), from the one table of them.
+    const titles = Object.fromEntries((status.stage_names || []).map((entry) => [entry.stage, entry.title]));
     for (const stage of status.stages) {
-      drawStage(picture, stage, Boolean(bottleneck && bottleneck.stage === stage.stage));
+      drawStage(picture, stage, Boolean(bottleneck && bottleneck.stage === stage.stage), titles[stage.stage]);
     }
     if (speed) drawReplicas(picture, speed);
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from common.model.timeutil import parse_rfc3339
-from serving_layer.monitor import read_status
+from common.monitoring.observer import read_status
 from serving_layer.state import StateDep
 
 router = APIRouter(tags=["health"])

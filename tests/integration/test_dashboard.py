@@ -61,6 +61,8 @@ SHOWN_JS = """() => {
     values,
     freshness,
     stages: [...document.querySelectorAll("#pipeline-svg g.stage")].map((g) => g.dataset.stage),
+    titles: [...document.querySelectorAll("#pipeline-svg g.stage text.name")]
+      .map((t) => t.textContent),
     highlighted: [...document.querySelectorAll("#pipeline-svg g.stage.bottleneck")]
       .map((g) => g.dataset.stage),
     bottleneck: document.getElementById("bottleneck").dataset.value,
@@ -165,6 +167,8 @@ def assert_page_matches_status(board: Dashboard) -> dict[str, Any]:
     shown = board.page.evaluate(SHOWN_JS)
     status = board.status_answer(shown["generatedAt"])
     assert shown["stages"] == [s["stage"] for s in status["stages"]]
+    titles = {n["stage"]: n["title"] for n in status["stage_names"]}  # the one table of them
+    assert shown["titles"] == [titles[s["stage"]] for s in status["stages"]]
     values = {key: as_shown(raw) for key, raw in shown["values"].items()}
     for stage in status["stages"]:
         name = stage["stage"]

@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 import pytest
 from stacks import Pipeline, wait_for
 
+from common.monitoring.stages import STAGES
 from runner.launcher import ROOT
-from serving_layer.status import STAGES
 
 pytestmark = [pytest.mark.integration, pytest.mark.stack]
 

@@ -3,10 +3,20 @@ stopped cleanly, and its metrics; busy time counts overlapping work once."""
 
 import os
 
+import orjson
+import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from common.monitoring.beacons import BeaconWriter, parse_key, prune_beacons, read_beacons
-from common.monitoring.prometheus import BusyClock, sample_key
+from common.errors import DamagedFile
+from common.monitoring.beacons import (
+    BEACON_FORMAT,
+    Beacon,
+    BeaconWriter,
+    prune_beacons,
+    read_beacons,
+)
+from common.monitoring.prometheus import BusyClock
+from common.storage.lake_files import read_json
 
 
 def test_a_beacon_carries_the_process_metrics_and_its_starts(lake):
@@ -42,14 +52,6 @@ def test_unreadable_beacons_are_skipped(lake):
     writer.stop()
     (writer.path.parent / "archiver--x.json").write_text("{not json")
     assert [b.instance for b in read_beacons(lake)] == ["ingest"]
-
-
-def test_sample_keys_parse_back_even_with_braces_in_label_values():
-    labels = {"route": "/views/{name}", "status": "200"}
-    key = sample_key("lambda_http_requests_total", labels)
-    assert key == 'lambda_http_requests_total{route="/views/{name}",status="200"}'
-    assert parse_key(key) == ("lambda_http_requests_total", labels)
-    assert parse_key("lambda_speed_records_total") == ("lambda_speed_records_total", {})
 
 
 class FakeClock:
@@ -92,3 +94,38 @@ def test_beacons_of_processes_long_gone_are_pruned(lake):
     os.utime(old, (1, 1))
     assert prune_beacons(lake, 3600) == 1
     assert [b.instance for b in read_beacons(lake)] == ["new"]
+
+
+def test_a_beacon_file_says_its_format_version_and_one_without_it_is_version_1(lake):
+    writer = BeaconWriter(lake, "ingest", instance="ingest").start()
+    writer.stop()
+    assert orjson.loads(writer.path.read_bytes())["format_version"] == BEACON_FORMAT == 1
+    old = {
+        "stage": "speed",
+        "instance": "old",
+        "host": "h",
+        "pid": 7,
+        "started_at": 1.0,
+        "updated_at": 2.0,
+        "samples": {"lambda_busy_seconds_total": 3.0},
+        "a_field_of_a_newer_writer": True,
+    }
+    (writer.path.parent / "speed--old.json").write_bytes(orjson.dumps(old))
+    found = {b.instance: b for b in read_beacons(lake)}
+    assert found["old"].format_version == 1
+    assert (found["old"].pid, found["old"].starts, found["old"].samples) == (
+        7,
+        1,
+        {"lambda_busy_seconds_total": 3.0},
+    )
+
+
+def test_beacon_json_of_the_wrong_shape_is_a_damaged_file(lake):
+    directory = lake.root / "status" / "beacons"
+    directory.mkdir(parents=True)
+    for name, content in (("list", b"[1, 2]"), ("missing", b'{"stage": "speed"}'), ("empty", b"")):
+        path = directory / f"speed--{name}.json"
+        path.write_bytes(content)
+        with pytest.raises(DamagedFile):
+            read_json(path, Beacon.from_json)
+    assert read_beacons(lake) == []

@@ -3,10 +3,9 @@ beacons, Burrow-style lag trends, the bottleneck, and warnings of the last 5 min
 
 from common.model.timeutil import format_bucket
 from common.monitoring.beacons import Beacon
-from common.storage.batch_runs import RunRecord
-from serving_layer.status import (
+from common.monitoring.stages import STAGE_TABLE, STAGES, TITLES
+from common.monitoring.status import (
     DOWN_AFTER_S,
-    STAGES,
     Counts,
     Observation,
     Window,
@@ -15,6 +14,7 @@ from serving_layer.status import (
     increase,
     quantile,
 )
+from common.storage.batch_runs import RunRecord
 
 T0 = 1_800_000_000.0
 
@@ -309,3 +309,10 @@ def test_rates_are_timed_by_the_process_own_beacon_times():
     after = beacon("speed", T0 + 9.6, samples={"lambda_speed_records_total": 1050.0})
     status = build_status([observation(T0, before), observation(T0 + 10, after)], [])
     assert stage_of(status, "speed")["throughput"] == 100.0
+
+
+def test_the_status_carries_the_table_of_stage_names_in_the_order_of_its_stages():
+    status = build_status([observation(T0, *everyone(T0))], [])
+    assert status["stage_names"] == [{"stage": s.id, "title": s.title} for s in STAGE_TABLE]
+    assert [n["stage"] for n in status["stage_names"]] == [s["stage"] for s in status["stages"]]
+    assert TITLES["speed"] == "speed layer"  # as warnings name it, and the dashboard's box

@@ -17,7 +17,9 @@ from itertools import pairwise
 from typing import Any
 
 from common.model.timeutil import parse_rfc3339
-from common.monitoring.beacons import Beacon, parse_key
+from common.monitoring.beacons import Beacon
+from common.monitoring.samples import parse_key
+from common.monitoring.stages import TITLES, stage_names
 from common.storage.batch_runs import RunRecord
 
 WINDOW_S = 10.0
@@ -32,15 +34,6 @@ RECENT_S = 300.0
 """Restarts, rejected records and errors are reported this long."""
 SATURATED = 0.5
 """Flink's line: a stage busier than this is near saturation."""
-STAGES = ("ingest", "broker", "archiver", "speed", "batch", "serving")
-NAMES = {
-    "ingest": "ingest",
-    "broker": "broker",
-    "archiver": "archiver",
-    "speed": "speed layer",
-    "batch": "batch layer",
-    "serving": "serving layer",
-}
 
 
 @dataclass(frozen=True)
@@ -480,8 +473,8 @@ def _down_message(window: Window, stage: str) -> str:
         return "the broker does not answer"
     seen = [b.updated_at for b in window.last.beacons.values() if b.stage == stage]
     if not seen:
-        return f"{NAMES[stage]} down: no process of it has reported"
-    return f"{NAMES[stage]} down: last seen {window.now - max(seen):.0f} s ago"
+        return f"{TITLES[stage]} down: no process of it has reported"
+    return f"{TITLES[stage]} down: last seen {window.now - max(seen):.0f} s ago"
 
 
 def _process_warnings(window: Window) -> list[dict[str, Any]]:
@@ -546,7 +539,7 @@ def _lag_warnings(
                 "lag_growing",
                 "warning",
                 stage,
-                f"{NAMES[stage]} lag grew from {lags[0]} to {lags[-1]} over {seconds:.0f} s "
+                f"{TITLES[stage]} lag grew from {lags[0]} to {lags[-1]} over {seconds:.0f} s "
                 "without ever decreasing",
             )
         )
@@ -556,7 +549,7 @@ def _lag_warnings(
                 "stalled",
                 "error",
                 stage,
-                f"{NAMES[stage]} offsets have not moved for {seconds:.0f} s "
+                f"{TITLES[stage]} offsets have not moved for {seconds:.0f} s "
                 f"while {lags[-1]} records wait",
             )
         )
@@ -702,4 +695,5 @@ def build_status(history: list[Observation], recent: list[Counts]) -> dict[str, 
         "rejected": last.rejected,
         "damaged": last.damaged,
         "warnings": found_warnings,
+        "stage_names": stage_names(),
     }

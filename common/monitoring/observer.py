@@ -1,11 +1,13 @@
-"""The monitor: once a second it observes the pipeline (every service's beacon, the topic's
+"""The observer: once a second it observes the pipeline (every service's beacon, the topic's
 end offsets, how far the archive, the speed views and the batch views are), computes the
 ``GET /status`` answer and publishes it as ``status/status.json``; warnings that appear or
 clear are logged as JSON lines (``alerts`` logger).
 
-One monitor per data directory: of the serving layer's worker processes, the one holding
+One observer per data directory: of the serving layer's worker processes, the one holding
 ``status/monitor.lock`` observes (another takes over within a second when it dies); every
-worker answers ``GET /status`` from the published file.
+worker answers ``GET /status`` from the published file. What only the serving layer knows
+(the topic's end offsets, which snapshots and versions answer, the rejected records) is
+given to it as the small interfaces below, so monitoring depends on no layer.
 """
 
 import json
@@ -15,21 +17,13 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from common.errors import DamagedFile, LakeError
 from common.monitoring.beacons import prune_beacons, read_beacons
-from common.runtime.timers import Every
-from common.storage.batch_runs import RunStore
-from common.storage.lake import Lake, write_atomic
-from common.storage.lake_files import read_json
-from common.storage.locks import try_lock
-from common.storage.quarantine import losses_status
-from common.storage.speed_store import read_members
-from serving_layer.rejected import RejectedIndex
-from serving_layer.sources import LagProbe, resolve
-from serving_layer.status import (
+from common.monitoring.status import (
     RECENT_S,
     WINDOW_S,
     Counts,
@@ -37,6 +31,47 @@ from serving_layer.status import (
     build_status,
     counts,
 )
+from common.runtime.timers import Every
+from common.storage.batch_runs import RunStore
+from common.storage.lake import BatchVersion, Lake, MasterFile, write_atomic
+from common.storage.lake_files import read_json
+from common.storage.locks import try_lock
+from common.storage.quarantine import losses_status
+from common.storage.speed_store import SlicePointer, read_members
+
+
+class EndsProbe(Protocol):
+    """Reads the topic's end offsets (the serving layer's ``LagProbe``)."""
+
+    def ends(self) -> dict[int, int] | None:
+        """Per partition its end offset; None when the broker cannot be reached."""
+        ...
+
+
+class ServedNow(Protocol):
+    """What answers queries now (the serving layer's ``Served``), as far as lags go."""
+
+    @property
+    def generation(self) -> int: ...
+
+    @property
+    def newest(self) -> BatchVersion | None: ...
+
+    @property
+    def slices(self) -> Mapping[int, SlicePointer]: ...
+
+    def behind(self, ends: dict[int, int]) -> int: ...
+
+    def unreflected_archive(self, files: list[MasterFile] | None = None) -> int: ...
+
+    def unread(self) -> int: ...
+
+
+class RejectedSummary(Protocol):
+    """The rejected records of the master files (the serving layer's ``RejectedIndex``)."""
+
+    def summary(self, files: list[MasterFile]) -> dict[str, Any]: ...
+
 
 log = logging.getLogger("serving")
 OBSERVE_SECONDS = 1.0
@@ -84,23 +119,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line)
 
 
-class Monitor:
-    """Observes the pipeline once a second while it holds the monitor lock."""
+class Observer:
+    """Observes the pipeline once a second while it holds the monitor lock: ``probe`` reads
+    the topic's end offsets, ``resolve`` says what answers now (``LakeError`` or
+    ``FileNotFoundError`` before there is anything), ``rejected`` counts the rejected records."""
 
-    def __init__(self, lake: Lake, probe: LagProbe) -> None:
+    def __init__(
+        self,
+        lake: Lake,
+        probe: EndsProbe,
+        resolve: Callable[[Lake], ServedNow],
+        rejected: RejectedSummary,
+    ) -> None:
         self.lake = lake
         self.probe = probe
+        self.resolve = resolve
         self.history: deque[Observation] = deque(maxlen=int(WINDOW_S / OBSERVE_SECONDS) + 3)
         self.recent: deque[Counts] = deque()  # the last RECENT_S seconds
         self.active: dict[tuple, dict[str, Any]] = {}
-        self.rejected = RejectedIndex()
+        self.rejected = rejected
         self.prune = Every(PRUNE_EVERY_S)
         self.alerts = alerts_logger()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="monitor", daemon=True)
         self._lock_fd: int | None = None
 
-    def start(self) -> "Monitor":
+    def start(self) -> "Observer":
         self._thread.start()
         return self
 
@@ -152,7 +196,7 @@ class Monitor:
         runs = tuple(RunStore(self.lake).recent(20))
         at = time.time()
         try:
-            served = resolve(self.lake)
+            served = self.resolve(self.lake)
         except (LakeError, FileNotFoundError):
             return Observation(at, beacons, ends, ends_ms, runs=runs)
         files = self.lake.master_files()  # listed once: there can be many
