@@ -406,7 +406,7 @@ def holds(files: list[MasterFile], span: Span) -> bool:
     return reach > span.last
 
 
-def publish(path: Path, write: Callable[[Path], None], durable: bool = True) -> None:
+def publish(path: Path, write: Callable[[Path], object], durable: bool = True) -> None:
     """Publish a file whole: ``write`` fills a temporary file beside ``path``, which is then
     renamed, so readers see the old file or the new, never half. ``durable``: flushed to disk
     first (and the rename after), so it also survives a crash of the machine; without, it
