@@ -41,10 +41,11 @@ accept-loss:  ## acknowledge the offsets /status shows as lost, so batch runs co
 demo: venv  ## post sample events to the running pipeline and print a merged query
 	$(BIN)/python -m runner.demo
 
-lint: venv  ## ruff check and format check, and the import contracts (pyproject.toml)
+lint: venv  ## ruff check and format check, the import contracts, and mypy (pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 docs: venv  ## write README.md's configuration table and .env.example from the settings classes
 	$(BIN)/python -m runner.settings_docs

@@ -6,7 +6,6 @@ replacing ``batch/manifest.json``.
 """
 
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -32,6 +31,7 @@ from common.model.views import Catalog, load_catalog
 from common.runtime.logs import setup_logging
 from common.storage.batch_runs import RunRecord, RunStore
 from common.storage.lake import (
+    VERSION_FILE,
     BatchVersion,
     Lake,
     MasterFile,
@@ -112,7 +112,7 @@ def run_batch(
             fingerprints=catalog.fingerprints(),
             partition_events=by_partition,
         )
-        (tmp / "version.json").write_text(json.dumps(published.to_json(), indent=2))
+        (tmp / "version.json").write_bytes(VERSION_FILE.encode(published, indent=2))
         fsync_tree(tmp)
         (lake.versions / version).parent.mkdir(parents=True, exist_ok=True)
         tmp.rename(lake.versions / version)

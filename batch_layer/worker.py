@@ -35,7 +35,7 @@ class JobWorker:
     @property
     def pid(self) -> int | None:
         """The worker process's pid while it runs."""
-        return self._process.pid if self.running else None
+        return self._process.pid if self.running and self._process else None
 
     @property
     def running(self) -> bool:

@@ -184,6 +184,7 @@ def queries(base: Path) -> dict[str, Any]:
         )
         lake = Lake(pipeline.data_dir)
         version = lake.read_manifest()
+        assert version is not None, "the pipeline published no batch version"
         files = sorted(lake.view_dir(version.version, "page_views_by_page").glob("*.parquet"))
         direct = time_direct(files, day, day + DAY_MS, 200)
     p99, direct_p99 = percentile(merged, 0.99), percentile(direct, 0.99)

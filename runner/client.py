@@ -23,7 +23,8 @@ class ApiKeys(httpx.Auth):
     def from_env(cls, env: Mapping[str, str]) -> "ApiKeys":
         """The keys of a pipeline started with the environment ``env``."""
         names = ("ingest_keys", "read_keys", "admin_keys", "api_key")
-        return cls(CommonSettings(**{n: env.get(f"LAMBDA_{n.upper()}", "") for n in names}))
+        keys = {n: env.get(f"LAMBDA_{n.upper()}", "") for n in names}
+        return cls(CommonSettings(**keys))  # type: ignore[arg-type]
 
     def key_for(self, method: str, path: str) -> str | None:
         right = required_right(method, path, INGEST_PATHS)

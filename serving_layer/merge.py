@@ -165,8 +165,8 @@ def _filtered(
     for dimension, values in spec.filters.items():
         where.append(f"{quote(dimension)} IN ({', '.join('?' for _ in values)})")
         params.extend(values)
-    condition = f" WHERE {' AND '.join(where)}" if where else ""
-    return f"SELECT * FROM read_parquet(?, union_by_name = true){condition}", params
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT * FROM read_parquet(?, union_by_name = true){clause}", params
 
 
 def _sql(spec: QuerySpec, files: list[Path], reduced: int) -> tuple[str, list[Any]]:

@@ -62,7 +62,9 @@ class Problem:
     msg: str
 
     def as_detail(self) -> dict[str, Any]:
-        loc: list[str | int] = ["body", self.index] + ([self.field] if self.field else [])
+        loc: list[str | int] = ["body", self.index]
+        if self.field:
+            loc.append(self.field)
         return {"loc": loc, "index": self.index, "field": self.field, "msg": self.msg}
 
 
@@ -144,9 +146,8 @@ def _check_event(index: int, raw: Any, numeric_fields: dict[str, set[str]]) -> l
         return [Problem(index, None, f"an event must be a JSON object, got {_json_kind(raw)}")]
     problems = [p for p in (_check_type(index, raw), _check_id(index, raw)) if p]
     problems += _check_ts(index, raw)
-    numeric = (
-        numeric_fields.get(raw.get("type"), set()) if isinstance(raw.get("type"), str) else set()
-    )
+    kind = raw.get("type")
+    numeric = numeric_fields.get(kind, set()) if isinstance(kind, str) else set()
     properties = [(f, v) for f, v in raw.items() if f not in RESERVED_FIELDS]
     if len(properties) > MAX_PROPERTIES:
         message = f"an event has at most {MAX_PROPERTIES:,} properties, got {len(properties):,}"

@@ -9,6 +9,7 @@ Numbers render as text the Java way (``1.0E20``), as earlier batch versions comp
 import math
 import re
 from decimal import Decimal
+from typing import cast
 
 Scalar = str | int | float | bool | None
 
@@ -41,7 +42,7 @@ def java_double_text(value: float) -> str:
         return text if "." in text else text + ".0"
     sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
     mantissa = "".join(map(str, digits))
-    power = exponent + len(mantissa) - 1
+    power = cast(int, exponent) + len(mantissa) - 1  # a finite value's: never n, N or F
     fraction = mantissa[1:] or "0"
     return f"{'-' if sign else ''}{mantissa[0]}.{fraction}E{power}"
 

@@ -72,7 +72,7 @@ def serve_metrics(service: str, port: int, settings: CommonSettings) -> WSGIServ
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         server_class = type("MetricsServer", (ThreadingWSGIServer,), {"address_family": family})
-        server = make_server(
+        server: WSGIServer = make_server(
             host.strip("[]"), port, guarded(make_wsgi_app(REGISTRY), policy), server_class, _Quiet
         )
     except OSError as exc:

@@ -89,7 +89,7 @@ def registry() -> CollectorRegistry:
     directory = os.environ.get(MULTIPROCESS_DIR)
     if directory and os.path.isdir(directory):
         combined = CollectorRegistry()
-        multiprocess.MultiProcessCollector(combined)
+        multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
         return combined
     return REGISTRY
 

@@ -6,12 +6,11 @@ Whoever starts a run writes its record (the scheduler for its triggers, the serv
 check-then-write of a new run holds ``batch/runs/.lock``, so two requests never both queue.
 """
 
-import json
 import logging
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +18,7 @@ from typing import Any, Literal
 from common.errors import DamagedFile, LambdaError
 from common.model.timeutil import utc_now_text, utc_text
 from common.storage.lake import Lake, next_after, write_atomic
-from common.storage.lake_files import read_json_or_none
+from common.storage.lake_files import FORMAT_VERSION, JsonFormat
 from common.storage.locks import exclusive
 from common.storage.quarantine import coverage
 
@@ -53,15 +52,21 @@ class RunRecord:
     events: int | None = None
     version: str | None = None
     error: str | None = None
+    format_version: int = field(default=FORMAT_VERSION, kw_only=True, compare=False)
+    """The format of the record's file; records written before formats were versioned have
+    none (1). Not part of what ``GET /batch/runs`` answers."""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The run as ``GET /batch/runs`` answers it (the file's fields, but its version)."""
+        found: dict[str, Any] = RUN_FILE.to_json(self)
+        del found["format_version"]
+        return found
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> "RunRecord":
-        if not isinstance(raw.get("id"), str) or raw.get("state") not in (*ACTIVE, *FINISHED):
-            raise ValueError("not a batch run record")
-        return cls(**{name: raw.get(name) for name in cls.__dataclass_fields__})
+    def from_json(cls, raw: Any) -> "RunRecord":
+        """A run from its parsed file; pydantic's ``ValidationError`` (a ``ValueError``)
+        when it is not one."""
+        return RUN_FILE.decode(raw)
 
     def started(self) -> "RunRecord":
         return replace(self, state="running", started_at=utc_now_text())
@@ -75,6 +80,8 @@ class RunRecord:
         return replace(self, state="failed", error=error, duration_s=duration_s)
 
 
+RUN_FILE = JsonFormat(RunRecord)
+"""``batch/runs/<id>.json``: a ``RunRecord`` (every field, those not reached yet null)."""
 ID_TIME = "%Y%m%dT%H%M%S%fZ"
 
 
@@ -118,7 +125,7 @@ class RunStore:
         return next((p.stem for p in names if _id_time(p.stem) is not None), None)
 
     def write(self, record: RunRecord) -> None:
-        write_atomic(self.path(record.id), json.dumps(record.to_json(), indent=2).encode())
+        write_atomic(self.path(record.id), RUN_FILE.encode(record, indent=2))
 
     def get(self, run_id: str) -> RunRecord | None:
         """The run of that id; None for an unknown id (or one that is not an id at all)."""
@@ -181,7 +188,7 @@ class RunStore:
         """One record; None when it is missing, or cannot be read (skipped, with a
         warning: a run record is history, and the runs go on without it)."""
         try:
-            return read_json_or_none(path, RunRecord.from_json)
+            return RUN_FILE.read_or_none(path)
         except DamagedFile as exc:
             log.warning("batch run record skipped: %s", exc)
             return None

@@ -14,7 +14,6 @@
 Every file a reader may open is published by writing a temporary file and renaming it.
 """
 
-import json
 import logging
 import os
 import re
@@ -24,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from common.errors import DamagedFile, LakeError
-from common.storage.lake_files import read_json_or_none
+from common.storage.lake_files import FORMAT_VERSION, JsonFormat, read_json_or_none
 
 log = logging.getLogger("lake")
 MASTER_FILE_RE = re.compile(r"^(\d{20})-(\d{20})\.parquet$")
@@ -78,30 +79,20 @@ class BatchVersion:
     """Per generation and partition, the distinct events counted there (where each one's
     first copy lies): what a slice of the version holds."""
 
+    format_version: int = field(default=FORMAT_VERSION, kw_only=True, compare=False)
+    """The format of ``version.json`` (and ``manifest.json``, its copy) the record was read
+    from or is written in; files written before formats were versioned have none (1)."""
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "computed_at": self.computed_at,
-            "events": self.events,
-            "offsets": _offsets_to_json(self.offsets),
-            "views": list(self.views),
-            "duration_s": self.duration_s,
-            "fingerprints": dict(self.fingerprints),
-            "partition_events": _offsets_to_json(self.partition_events),
-        }
+        """The record as ``version.json`` holds it (generation and partition keys as strings)."""
+        found: dict[str, Any] = VERSION_FILE.to_json(self)
+        return found
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> "BatchVersion":
-        return cls(
-            version=raw["version"],
-            computed_at=raw["computed_at"],
-            events=int(raw["events"]),
-            offsets=_offsets_from_json(raw["offsets"]),
-            views=tuple(raw["views"]),
-            duration_s=float(raw.get("duration_s", 0.0)),
-            fingerprints=_fingerprints_from_json(raw),
-            partition_events=_offsets_from_json(raw.get("partition_events", {})),
-        )
+    def from_json(cls, raw: Any) -> "BatchVersion":
+        """A record from parsed ``version.json``; pydantic's ``ValidationError`` (a
+        ``ValueError``) when it is not one."""
+        return VERSION_FILE.decode(raw)
 
     def events_of(self, generation: int, partition: int) -> int:
         """Distinct events of one partition of ``generation`` in this version."""
@@ -118,6 +109,21 @@ class BatchVersion:
     def next_offsets(self, generation: int) -> NextOffsets:
         """Per partition of ``generation``, the first offset this version does not cover."""
         return next_after(self.offsets.get(generation, {}))
+
+
+VERSION_FILE = JsonFormat(BatchVersion)
+"""``batch/versions/<version>/version.json`` and ``batch/manifest.json``: a ``BatchVersion``."""
+
+
+class TopicIdRecord(BaseModel):
+    """``generation-topic.json``: which topic (by the broker's id for it) a generation
+    archives. Strict: a record of another shape says nothing about the generation."""
+
+    model_config = ConfigDict(frozen=True, strict=True)
+
+    generation: int
+    topic_id: str
+    format_version: int = FORMAT_VERSION
 
 
 class Lake:
@@ -199,22 +205,23 @@ class Lake:
 
     def record_topic_id(self, generation: int, topic_id: str) -> None:
         """Record which topic (by the broker's id for it) ``generation`` archives."""
-        record = {"generation": generation, "topic_id": topic_id}
-        write_atomic(self.topic_id_file, json.dumps(record).encode())
+        record = TopicIdRecord(generation=generation, topic_id=topic_id)
+        write_atomic(self.topic_id_file, record.model_dump_json().encode())
 
     def read_topic_id(self, generation: int) -> str | None:
         """The id of the topic ``generation`` archives; None when none was recorded for it
         (the broker gives none, or the generation began before ids were recorded)."""
         try:
-            record = json.loads(self.topic_id_file.read_bytes())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
+            raw = read_json_or_none(self.topic_id_file)
+        except DamagedFile as exc:
+            raise LakeError(f"cannot read {self.topic_id_file}: {exc.reason}") from exc
+        except OSError as exc:
             raise LakeError(f"cannot read {self.topic_id_file}: {exc}") from exc
-        if not isinstance(record, dict) or record.get("generation") != generation:
-            return None
-        found = record.get("topic_id")
-        return found if isinstance(found, str) else None
+        try:
+            record = TopicIdRecord.model_validate(raw)
+        except ValidationError:
+            return None  # missing, or not a record (of any generation)
+        return record.topic_id if record.generation == generation else None
 
     # -- the master dataset ----------------------------------------------------------
     def master_dir(self, generation: int, partition: int) -> Path:
@@ -282,7 +289,7 @@ class Lake:
         manifest that cannot be read stands for the newest version whose own record can:
         it is a copy of that record, written after the version was renamed into place."""
         try:
-            return read_json_or_none(self.manifest_path, BatchVersion.from_json)
+            return VERSION_FILE.read_or_none(self.manifest_path)
         except DamagedFile as exc:
             log.error("%s; serving the newest readable batch version", exc)
         for version in reversed(self.published_versions()):
@@ -297,10 +304,10 @@ class Lake:
 
     def read_version(self, version: str) -> BatchVersion | None:
         """One version's record (``DamagedFile`` when it cannot be read)."""
-        return read_json_or_none(self.versions / version / "version.json", BatchVersion.from_json)
+        return VERSION_FILE.read_or_none(self.versions / version / "version.json")
 
     def publish_manifest(self, version: BatchVersion) -> None:
-        write_atomic(self.manifest_path, json.dumps(version.to_json(), indent=2).encode())
+        write_atomic(self.manifest_path, VERSION_FILE.encode(version, indent=2))
 
     def next_version(self) -> str:
         """The name of the version after the newest one on disk."""
@@ -399,7 +406,7 @@ def holds(files: list[MasterFile], span: Span) -> bool:
     return reach > span.last
 
 
-def publish(path: Path, write: Callable[[Path], None], durable: bool = True) -> None:
+def publish(path: Path, write: Callable[[Path], object], durable: bool = True) -> None:
     """Publish a file whole: ``write`` fills a temporary file beside ``path``, which is then
     renamed, so readers see the old file or the new, never half. ``durable``: flushed to disk
     first (and the rename after), so it also survives a crash of the machine; without, it
@@ -449,15 +456,3 @@ def _children(path: Path, prefix: str) -> list[Path]:
     if not path.is_dir():
         return []
     return sorted(p for p in path.iterdir() if p.is_dir() and p.name.startswith(prefix))
-
-
-def _offsets_to_json(offsets: Offsets) -> dict[str, dict[str, int]]:
-    return {str(g): {str(p): o for p, o in parts.items()} for g, parts in offsets.items()}
-
-
-def _offsets_from_json(raw: dict[str, dict[str, int]]) -> Offsets:
-    return {int(g): {int(p): int(o) for p, o in parts.items()} for g, parts in raw.items()}
-
-
-def _fingerprints_from_json(raw: dict[str, Any]) -> dict[str, str]:
-    return {str(view): str(value) for view, value in raw.get("fingerprints", {}).items()}

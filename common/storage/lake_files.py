@@ -11,12 +11,13 @@ files").
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import TypeAdapter, ValidationError
 
 from common.errors import DamagedFile
 
@@ -96,6 +97,43 @@ def read_json_or_none(path: Path, decode: Callable[[Any], T] = lambda raw: raw) 
         return None
 
 
+FORMAT_VERSION = 1
+"""The version of every JSON format of the lake so far. A file written before formats were
+versioned has no ``format_version`` and is version 1."""
+
+
+class JsonFormat(Generic[T]):
+    """The JSON format of one kind of file, validated by pydantic from the type that models it
+    (a dataclass or a pydantic model; its owner module declares it once, beside the type).
+
+    ``decode`` is what ``read_json`` takes: content of the wrong shape raises pydantic's
+    ``ValidationError``, which the read reports as ``DamagedFile`` with the path and the
+    first field at fault. Fields the type does not declare are ignored, so a file written by
+    a later version of the platform still reads."""
+
+    def __init__(self, kind: type[T]) -> None:
+        self.kind = kind
+        self._adapter: TypeAdapter[T] = TypeAdapter(kind)
+
+    def decode(self, raw: Any) -> T:
+        return self._adapter.validate_python(raw)
+
+    def to_json(self, value: T) -> Any:
+        """``value`` as plain JSON values (dicts, lists, strings, numbers)."""
+        return self._adapter.dump_python(value, mode="json")
+
+    def encode(self, value: T, indent: int | None = None) -> bytes:
+        """The bytes of the file holding ``value`` (compact, or indented by ``indent``)."""
+        return self._adapter.dump_json(value, indent=indent)
+
+    def read(self, path: Path) -> T:
+        """The file at ``path`` (``DamagedFile``, ``FileNotFoundError`` as ``read_json``)."""
+        return read_json(path, self.decode)
+
+    def read_or_none(self, path: Path) -> T | None:
+        return read_json_or_none(path, self.decode)
+
+
 @contextmanager
 def duckdb_reading(paths: Iterable[Path]) -> Iterator[None]:
     """DuckDB reading Parquet ``paths``: when it fails, the first damaged one is named as
@@ -121,5 +159,17 @@ def _not_empty(path: Path) -> None:
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        return _validation_reason(exc)
     text = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    """The first field at fault and why: ``ValidationError: events: Input should be a valid
+    integer (and 1 more)``."""
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the document"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"ValidationError: {where}: {first['msg']}{more}"

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import orjson
+from pydantic import BaseModel, ConfigDict
 
 from common.errors import DamagedFile
 from common.model.timeutil import utc_now_text
@@ -33,7 +33,7 @@ from common.storage.lake import (
     live_files,
     write_atomic,
 )
-from common.storage.lake_files import read_json, read_json_or_none
+from common.storage.lake_files import FORMAT_VERSION, JsonFormat, read_json
 
 log = logging.getLogger("lake")
 
@@ -52,13 +52,9 @@ class OffsetRange:
         return self.last + 1
 
     def to_json(self) -> dict[str, int]:
+        """The range as ``lost.json``, ``accepted.json`` and answers (``meta.batch.lost``)
+        hold it."""
         return asdict(self)
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> "OffsetRange":
-        return cls(
-            int(raw["generation"]), int(raw["partition"]), int(raw["first"]), int(raw["last"])
-        )
 
     @classmethod
     def of(cls, f: MasterFile) -> "OffsetRange":
@@ -75,11 +71,37 @@ class Quarantined:
     at: str
 
     def to_json(self) -> dict[str, Any]:
+        """The record as ``/status`` answers it (its range's fields inline)."""
         return {"path": self.path, **self.range.to_json(), "reason": self.reason, "at": self.at}
 
+
+class QuarantineRecord(BaseModel):
+    """``quarantine/master/.../<first>-<last>.json``: why a master file was moved aside. Its
+    range's fields are inline, as ``/status`` answers them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    generation: int
+    partition: int
+    first: int
+    last: int
+    reason: str
+    at: str
+    format_version: int = FORMAT_VERSION
+
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> "Quarantined":
-        return cls(str(raw["path"]), OffsetRange.from_json(raw), str(raw["reason"]), str(raw["at"]))
+    def of(cls, q: Quarantined) -> "QuarantineRecord":
+        return cls.model_validate(q.to_json())
+
+    def quarantined(self) -> Quarantined:
+        span = OffsetRange(self.generation, self.partition, self.first, self.last)
+        return Quarantined(self.path, span, self.reason, self.at)
+
+
+RANGES_FILE = JsonFormat(list[OffsetRange])
+"""``quarantine/lost.json`` and ``accepted.json``: a JSON list of ranges (a list, as readers
+of earlier versions expect, so it has no place for a ``format_version``)."""
 
 
 def quarantine_dir(lake: Lake) -> Path:
@@ -98,7 +120,9 @@ def quarantine(f: MasterFile, damage: DamagedFile) -> None:
     target = _master_dir(lake) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     record = Quarantined(str(f.path), OffsetRange.of(f), damage.reason, utc_now_text())
-    write_atomic(target.with_suffix(".json"), orjson.dumps(record.to_json()))
+    write_atomic(
+        target.with_suffix(".json"), QuarantineRecord.of(record).model_dump_json().encode()
+    )
     try:
         os.replace(f.path, target)
     except FileNotFoundError:  # moved by someone else, or collected (then no record)
@@ -123,7 +147,7 @@ def quarantined(lake: Lake) -> list[Quarantined]:
     found = []
     for path in sorted(_master_dir(lake).glob("g=*/p=*/*.json")):
         try:
-            found.append(read_json(path, Quarantined.from_json))
+            found.append(read_json(path, QuarantineRecord.model_validate).quarantined())
         except (DamagedFile, FileNotFoundError):
             continue
     return sorted(found, key=lambda q: q.range)
@@ -144,7 +168,7 @@ def holes(files: Iterable[MasterFile]) -> list[OffsetRange]:
 
 def _read_ranges(path: Path) -> list[OffsetRange]:
     try:
-        found = read_json_or_none(path, lambda raw: [OffsetRange.from_json(r) for r in raw])
+        found = RANGES_FILE.read_or_none(path)
     except DamagedFile as exc:
         log.error("%s; treated as empty", exc)
         return []
@@ -167,9 +191,7 @@ def record_lost(lake: Lake, ranges: Iterable[OffsetRange]) -> list[OffsetRange]:
     new = sorted(set(ranges) - known)
     if new:
         everything = sorted(known | set(new))
-        write_atomic(
-            quarantine_dir(lake) / "lost.json", orjson.dumps([r.to_json() for r in everything])
-        )
+        write_atomic(quarantine_dir(lake) / "lost.json", RANGES_FILE.encode(everything))
     return new
 
 
@@ -179,10 +201,7 @@ def accept_losses(lake: Lake) -> list[OffsetRange]:
     new = sorted(set(lost(lake)) - already)
     if new:
         everything = sorted(already | set(new))
-        write_atomic(
-            quarantine_dir(lake) / "accepted.json",
-            orjson.dumps([r.to_json() for r in everything]),
-        )
+        write_atomic(quarantine_dir(lake) / "accepted.json", RANGES_FILE.encode(everything))
     return new
 
 

@@ -26,13 +26,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from common.errors import DamagedFile
 from common.storage.lake import Lake, publish, remove_tree, write_atomic
-from common.storage.lake_files import check_parquet, read_json, read_json_or_none, read_parquet
+from common.storage.lake_files import (
+    FORMAT_VERSION,
+    JsonFormat,
+    check_parquet,
+    read_json,
+    read_parquet,
+)
 from common.storage.locks import is_held
 
 log = logging.getLogger("speed")
@@ -55,25 +60,6 @@ class Segment:
     events: int
     files: dict[str, str]
     ids: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "first": self.first,
-            "end": self.end,
-            "events": self.events,
-            "files": dict(self.files),
-            "ids": self.ids,
-        }
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> "Segment":
-        return cls(
-            first=int(raw["first"]),
-            end=int(raw["end"]),
-            events=int(raw["events"]),
-            files={str(v): str(f) for v, f in raw["files"].items()},
-            ids=raw.get("ids"),
-        )
 
     def names(self) -> set[str]:
         return set(self.files.values()) | ({self.ids} if self.ids else set())
@@ -98,6 +84,9 @@ class SlicePointer:
     they were archived): counted in the lag."""
     owner: str = ""
     sequence: int = 0
+    format_version: int = field(default=FORMAT_VERSION, kw_only=True, compare=False)
+    """The format of ``current.json`` the pointer was read from or is written in; pointers
+    written before formats were versioned have none (1)."""
 
     @property
     def views(self) -> tuple[str, ...]:
@@ -112,35 +101,19 @@ class SlicePointer:
         return {name for seg in self.segments for name in seg.names()}
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "generation": self.generation,
-            "partition": self.partition,
-            "base_version": self.base_version,
-            "next_offset": self.next_offset,
-            "events": self.events,
-            "written_at": self.written_at,
-            "segments": [seg.to_json() for seg in self.segments],
-            "fingerprints": dict(self.fingerprints),
-            "missing": self.missing,
-            "owner": self.owner,
-            "sequence": self.sequence,
-        }
+        """The pointer as ``current.json`` holds it."""
+        found: dict[str, Any] = POINTER_FILE.to_json(self)
+        return found
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> "SlicePointer":
-        return cls(
-            generation=int(raw["generation"]),
-            partition=int(raw["partition"]),
-            base_version=raw["base_version"],
-            next_offset=int(raw["next_offset"]),
-            events=int(raw["events"]),
-            written_at=str(raw["written_at"]),
-            segments=tuple(Segment.from_json(seg) for seg in raw.get("segments", ())),
-            fingerprints={str(v): str(f) for v, f in raw.get("fingerprints", {}).items()},
-            missing=int(raw.get("missing", 0)),
-            owner=str(raw.get("owner", "")),
-            sequence=int(raw.get("sequence", 0)),
-        )
+    def from_json(cls, raw: Any) -> "SlicePointer":
+        """A pointer from parsed ``current.json``; pydantic's ``ValidationError`` (a
+        ``ValueError``) when it is not one."""
+        return POINTER_FILE.decode(raw)
+
+
+POINTER_FILE = JsonFormat(SlicePointer)
+"""``speed/g=<gen>/<slice>/current.json``: a ``SlicePointer``, its segments inline."""
 
 
 def members_dir(lake: Lake) -> Path:
@@ -215,13 +188,13 @@ class SliceStore:
         """The slice's pointer; None when there is none, or it cannot be read (the slice is
         then built anew from its batch version, and served as if it had no snapshot)."""
         try:
-            return read_json_or_none(self.pointer_path, SlicePointer.from_json)
+            return POINTER_FILE.read_or_none(self.pointer_path)
         except DamagedFile as exc:
             log.error("%s; the partition is built anew from its batch version", exc)
             return None
 
     def publish(self, pointer: SlicePointer) -> None:
-        write_atomic(self.pointer_path, orjson.dumps(pointer.to_json()), durable=False)
+        write_atomic(self.pointer_path, POINTER_FILE.encode(pointer), durable=False)
 
     def path(self, name: str) -> Path:
         return self.dir / name

@@ -5,6 +5,7 @@ compacts a chain of snapshot files into one. Both use these parts.
 """
 
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import pyarrow as pa
@@ -34,7 +35,7 @@ def union_bytes(sketches: list[bytes] | None, union: hll_union) -> bytes | None:
     union.reset()
     for blob in sketches:
         union.update(hll_sketch.deserialize(blob))
-    return union.get_result().serialize_compact()
+    return cast(bytes, union.get_result().serialize_compact())
 
 
 def union_sketch_lists(table: pa.Table, columns: list[StateColumn]) -> pa.Table:
