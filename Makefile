@@ -47,7 +47,7 @@ lint: venv  ## ruff check and format check, the import contracts, and mypy (pypr
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-docs: venv  ## write README.md's configuration table and .env.example from the settings classes
+docs: venv  ## write docs/configuration.md's settings table and .env.example from the settings classes
 	$(BIN)/python -m runner.settings_docs
 
 format: venv  ## apply ruff's fixes and formatting
@@ -86,5 +86,5 @@ test-containers:  ## build, start a Compose stack of its own, run the end-to-end
 bench: venv  ## every stage against its own limit (about 9 min; BENCH="batch query" for some): prints the table, writes bench/results/latest.json
 	$(BIN)/python -m bench $(BENCH)
 
-bench-readme: venv  ## copy the table of bench/results/latest.json into README.md's Performance section
+bench-readme: venv  ## copy the table of bench/results/latest.json into docs/performance.md
 	$(BIN)/python -m bench.report

@@ -1,5 +1,5 @@
-"""The benchmark table: printed by `make bench`, and copied into the README's Performance
-section by `make bench-readme` (between its two markers) from ``bench/results/latest.json``."""
+"""The benchmark table: printed by `make bench`, and copied into docs/performance.md by
+`make bench-readme` (between its two markers) from ``bench/results/latest.json``."""
 
 import json
 import sys
@@ -8,7 +8,7 @@ from typing import Any
 from runner.launcher import ROOT
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
-README = ROOT / "README.md"
+PERFORMANCE = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 
 
@@ -26,11 +26,11 @@ def _figure(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
-def with_table(readme: str, results: dict[str, Any]) -> str:
-    """``readme`` with the text between the markers replaced by the results' table."""
-    if START not in readme or END not in readme:
-        raise ValueError(f"the README has no {START} ... {END} markers")
-    head, rest = readme.split(START, 1)
+def with_table(page: str, results: dict[str, Any]) -> str:
+    """``page`` with the text between the markers replaced by the results' table."""
+    if START not in page or END not in page:
+        raise ValueError(f"{PERFORMANCE.name} has no {START} ... {END} markers")
+    head, rest = page.split(START, 1)
     _, tail = rest.split(END, 1)
     machine = results["machine"]
     where = (
@@ -44,11 +44,11 @@ def main() -> int:
     """`make bench-readme`."""
     try:
         results = json.loads(RESULTS.read_text())
-        README.write_text(with_table(README.read_text(), results))
+        PERFORMANCE.write_text(with_table(PERFORMANCE.read_text(), results))
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"copied the table of {RESULTS.relative_to(ROOT)} into {README.name}")
+    print(f"copied the table of {RESULTS.relative_to(ROOT)} into {PERFORMANCE.relative_to(ROOT)}")
     return 0
 
 

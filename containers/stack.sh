@@ -47,14 +47,14 @@ setting() {  # setting NAME: from the environment, else from .env (Compose reads
     fi
 }
 
-refuse_unprotected_bind() {  # the ports published beyond loopback need keys (README, Security)
+refuse_unprotected_bind() {  # the ports published beyond loopback need keys (docs/configuration.md, Security)
     local host
     host=$(setting LAMBDA_BIND_HOST)
     case ${host:-127.0.0.1} in
         127.*|localhost|::1|"[::1]") return ;;
     esac
     [ -n "$(setting LAMBDA_INGEST_KEYS)$(setting LAMBDA_READ_KEYS)$(setting LAMBDA_ADMIN_KEYS)" ] \
-        || die "LAMBDA_BIND_HOST=$host publishes the APIs to other machines, and no API key is set: set LAMBDA_INGEST_KEYS, LAMBDA_READ_KEYS or LAMBDA_ADMIN_KEYS (comma-separated keys; see README, Security), or bind 127.0.0.1"
+        || die "LAMBDA_BIND_HOST=$host publishes the APIs to other machines, and no API key is set: set LAMBDA_INGEST_KEYS, LAMBDA_READ_KEYS or LAMBDA_ADMIN_KEYS (comma-separated keys; see docs/configuration.md, Security), or bind 127.0.0.1"
 }
 
 # -- the engine and Compose -------------------------------------------------------------

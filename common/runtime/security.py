@@ -100,8 +100,8 @@ def refuse_unprotected_bind(settings: CommonSettings) -> str | None:
         return None
     return (
         f"LAMBDA_BIND_HOST={settings.bind_host} is reachable from other machines, and no API "
-        f"key is set: set {KEY_VARIABLES} (comma-separated keys; see README, Security), "
-        "or bind 127.0.0.1"
+        f"key is set: set {KEY_VARIABLES} (comma-separated keys; see docs/configuration.md, "
+        "Security), or bind 127.0.0.1"
     )
 
 

@@ -20,7 +20,7 @@ from common.storage.master import (
     write_master_file,
 )
 from common.storage.quarantine import OffsetRange, lost
-from tests.memory_log import MemoryConsumer, MemoryLog
+from tests.support.memory_log import MemoryConsumer, MemoryLog
 
 
 def archived_offsets(lake: Lake) -> list[int]:

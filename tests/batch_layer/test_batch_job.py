@@ -15,7 +15,7 @@ from common.storage.lake import Lake
 from common.storage.master import PartitionBuffer, write_master_file
 from serving_layer.merge import merge
 from speed_layer.slice_state import SliceState
-from tests.shop_views import purchase_view, spec_of
+from tests.support.shop_views import purchase_view, spec_of
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from common.storage.batch_runs import RunStore
 from common.storage.lake import Lake
 from common.storage.master import PartitionBuffer, write_master_file
 from runner.launcher import free_port
-from tests.integration.stacks import wait_for
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,5 @@
-"""`make bench-readme` replaces only the text between the README's markers with the table."""
+"""`make bench-readme` replaces only the text between the markers of docs/performance.md with
+the table."""
 
 import pytest
 
@@ -25,9 +26,9 @@ def test_the_table_names_every_figure_and_whether_its_target_was_met():
 
 
 def test_only_the_text_between_the_markers_changes():
-    readme = f"# Title\n\n## Performance\n{START}\nold table\n{END}\n\nafter\n"
-    updated = with_table(readme, RESULTS)
-    assert updated.startswith("# Title\n\n## Performance\n" + START + "\nMeasured 2026-11-26")
+    page = f"# Performance\n\nHow.\n{START}\nold table\n{END}\n\nafter\n"
+    updated = with_table(page, RESULTS)
+    assert updated.startswith("# Performance\n\nHow.\n" + START + "\nMeasured 2026-11-26")
     assert "old table" not in updated and updated.endswith(f"{END}\n\nafter\n")
     assert with_table(updated, RESULTS) == updated  # again: the same
     with pytest.raises(ValueError, match="markers"):

@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,20 +20,9 @@ from common.model.views import Catalog
 from common.storage.lake import Lake
 from runner.client import ApiKeys
 from runner.launcher import ROOT, launched
+from tests.support.waiting import wait_for
 
 PUBLISHED_RE = re.compile(r"batch version (\S+) published")
-
-
-def wait_for(condition, timeout_s: float, what: str, interval_s: float = 0.1) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail with ``what`` on timeout."""
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")
 
 
 class Pipeline:

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from conftest import GroundTruth, Ledger, launch
 from events_factory import EventFactory
-from stacks import LocalPipeline, wait_for
+from stacks import LocalPipeline
 
 from common.model.timeutil import now_ms
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from stacks import wait_for
 
 from runner.broker import start_broker
 from runner.client import ApiKeys
 from runner.launcher import ROOT, free_port
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,10 @@ pipeline runs and across a restart."""
 import pytest
 from conftest import GroundTruth, Ledger, launch
 from events_factory import EventFactory
-from stacks import LocalPipeline, wait_for
+from stacks import LocalPipeline
 
 from common.model.timeutil import now_ms
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 VIEW = "revenue_by_country"

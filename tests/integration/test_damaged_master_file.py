@@ -11,10 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import GroundTruth, Ledger, launch
 from events_factory import EventFactory
-from stacks import LocalPipeline, wait_for
+from stacks import LocalPipeline
 
 from common.model.timeutil import now_ms
 from common.storage.lake import MasterFile
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

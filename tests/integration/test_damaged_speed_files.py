@@ -5,10 +5,11 @@ across a restart of the speed layer (`kill -9`); answers never 500 and end exact
 import pytest
 from conftest import GroundTruth, Ledger, launch
 from events_factory import EventFactory
-from stacks import LocalPipeline, wait_for
+from stacks import LocalPipeline
 
 from common.model.timeutil import now_ms
 from common.storage.speed_store import SliceStore, read_pointers
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

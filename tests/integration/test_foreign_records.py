@@ -5,9 +5,9 @@ import orjson
 import pytest
 from events_factory import EventFactory
 from kafka import KafkaProducer
-from stacks import wait_for
 
 from common.model.timeutil import now_ms
+from tests.support.waiting import wait_for
 
 # Local only: the Compose stack's bundled broker has no listener for the host.
 pytestmark = pytest.mark.integration

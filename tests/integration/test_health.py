@@ -2,9 +2,9 @@
 
 import pytest
 from events_factory import EventFactory
-from stacks import wait_for
 
 from common.model.timeutil import now_ms
+from tests.support.waiting import wait_for
 
 # Runs against the local pipeline (make test) and the Compose stack (make test-containers).
 pytestmark = [pytest.mark.integration, pytest.mark.stack]

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from conftest import launch
-from stacks import ROOT, LocalPipeline, wait_for
+from stacks import ROOT, LocalPipeline
 
 from runner.launcher import pipeline_env
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

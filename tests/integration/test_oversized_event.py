@@ -4,9 +4,9 @@ the client told of an error, breaking all-or-nothing. Now ingest refuses the req
 413 naming the event's index, and nothing of it is written."""
 
 import pytest
-from stacks import wait_for
 
 from common.model.timeutil import now_ms
+from tests.support.waiting import wait_for
 
 # Runs against the local pipeline (make test) and the Compose stack (make test-containers).
 pytestmark = [pytest.mark.integration, pytest.mark.stack]

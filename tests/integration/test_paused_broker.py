@@ -7,9 +7,9 @@ import threading
 import httpx
 import pytest
 from health_poller import HEALTH_BOUND_S, polling
-from stacks import wait_for
 
 from common.model.timeutil import now_ms
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration  # the local pipeline: it freezes the broker's process
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import GroundTruth, Ledger, launch
 from events_factory import EventFactory
-from stacks import LocalPipeline, wait_for
+from stacks import LocalPipeline
 
 from common.model.timeutil import now_ms
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -4,10 +4,10 @@ the ports are in its environment; in Compose they are the containers' healthchec
 import httpx
 import pytest
 from events_factory import EventFactory
-from stacks import wait_for
 from test_health import metric_value
 
 from common.model.timeutil import now_ms
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

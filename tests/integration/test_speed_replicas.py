@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from conftest import GroundTruth, Ledger, launch
 from events_factory import EventFactory
-from stacks import ROOT, LocalPipeline, wait_for
+from stacks import ROOT, LocalPipeline
 
 from common.model.timeutil import now_ms
 from common.runtime.processes import command_line
 from tests.support.sampling import Answer, Sampler
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from stacks import Pipeline, wait_for
+from stacks import Pipeline
 
 from common.monitoring.stages import STAGES
 from runner.launcher import ROOT
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.stack]
 
@@ -86,7 +87,9 @@ def test_status_under_demo_load_and_a_stopped_speed_layer(pipeline):
                 return None
             return found
 
-        found = wait_for(all_stages_moving, 60, "non-zero throughput at every stage", 0.5)
+        found = wait_for(
+            all_stages_moving, 60, "non-zero throughput at every stage", interval_s=0.5
+        )
         assert [s["stage"] for s in found["stages"]] == list(STAGES)
         assert all(s["up"] for s in found["stages"])
         assert found["bottleneck"]["stage"] in STAGES
@@ -119,4 +122,4 @@ def test_status_under_demo_load_and_a_stopped_speed_layer(pipeline):
                 return found
             return None
 
-        wait_for(cleared, 60, "the speed layer's warnings to clear", 0.5)
+        wait_for(cleared, 60, "the speed layer's warnings to clear", interval_s=0.5)

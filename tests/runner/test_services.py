@@ -14,6 +14,7 @@ import pytest
 from runner import services as services_module
 from runner.processes import clear_leftovers
 from runner.services import Service, ServiceGaveUp, Supervisor
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,17 +73,7 @@ def make_service(tmp_path):
             service.process.wait()
 
 
-def wait_for(condition, timeout_s=5.0, step=None):
-    """Poll ``condition`` (calling ``step`` between polls) until it holds or time runs out."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if condition():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        if step is not None:
-            step()
-        time.sleep(0.02)
+PACE_S = 0.02  # between two looks (and two supervisor checks) while a test waits
 
 
 def is_running(pid):
@@ -100,7 +91,7 @@ def is_running(pid):
 
 def ready_pid(service):
     path = Path(service.env["READY_FILE"])
-    assert wait_for(lambda: path.exists() and path.read_text() != ""), "child never got ready"
+    wait_for(lambda: path.exists() and path.read_text() != "", 5, "the child", interval_s=PACE_S)
     return int(path.read_text())
 
 
@@ -118,10 +109,12 @@ def test_a_service_that_dies_is_restarted_within_5_seconds(make_service):
     supervisor = Supervisor([service], restart_delay_s=1.0)
     supervisor.start_all()
     first = service.process
-    assert wait_for(lambda: service.exit_code() is not None)
+    wait_for(lambda: service.exit_code() is not None, 5, "the service to exit", interval_s=PACE_S)
     assert service.exit_code() == 3
     died = time.monotonic()
-    assert wait_for(lambda: service.restarts >= 1, timeout_s=5.0, step=supervisor.check)
+    wait_for(
+        lambda: service.restarts >= 1, 5, "a restart", interval_s=PACE_S, between=supervisor.check
+    )
     assert time.monotonic() - died < 5.0
     assert service.restarts == 1
     assert service.process is not first
@@ -139,7 +132,7 @@ def test_restarts_count_up_while_a_service_keeps_dying_after_it_started(make_ser
         supervisor.check()
         pids.add(service.process.pid)
 
-    assert wait_for(lambda: service.restarts >= 3, timeout_s=5.0, step=step)
+    wait_for(lambda: service.restarts >= 3, 5, "three restarts", interval_s=PACE_S, between=step)
     assert len(pids) >= 4  # the first process and three restarts
 
 
@@ -149,7 +142,13 @@ def test_a_running_service_is_left_alone(make_service):
     supervisor = Supervisor([sleeper, quick], restart_delay_s=0.05)
     supervisor.start_all()
     pid = ready_pid(sleeper)
-    assert wait_for(lambda: quick.restarts >= 1, step=supervisor.check)
+    wait_for(
+        lambda: quick.restarts >= 1,
+        5,
+        "a restart of the quick one",
+        interval_s=PACE_S,
+        between=supervisor.check,
+    )
     assert sleeper.restarts == 0
     assert sleeper.process.pid == pid
     assert sleeper.exit_code() is None
@@ -176,7 +175,12 @@ def test_stop_all_terminates_the_whole_process_group(make_service):
     assert is_running(grandchild)
     supervisor.stop_all()
     assert service.exit_code() == -signal.SIGTERM
-    assert wait_for(lambda: not is_running(grandchild)), "the grandchild outlived stop_all"
+    wait_for(
+        lambda: not is_running(grandchild),
+        5,
+        "the grandchild to die with stop_all",
+        interval_s=PACE_S,
+    )
 
 
 def test_stop_kills_a_child_that_ignores_sigterm(make_service, monkeypatch):
@@ -196,7 +200,7 @@ def test_stop_of_a_service_that_never_started_or_already_ended(make_service):
     assert never.process is None
     ended = make_service("ended", "lambda_test_quick_exit")
     ended.start()
-    assert wait_for(lambda: ended.exit_code() is not None)
+    wait_for(lambda: ended.exit_code() is not None, 5, "the service to end", interval_s=PACE_S)
     ended.stop()
     assert ended.exit_code() == 3
 
@@ -206,7 +210,13 @@ def test_a_service_that_fails_at_once_three_times_in_a_row_is_given_up(make_serv
     supervisor = Supervisor([service], restart_delay_s=0.05)
     supervisor.start_all()
     with pytest.raises(ServiceGaveUp) as gave_up:
-        wait_for(lambda: False, timeout_s=10.0, step=supervisor.check)
+        wait_for(
+            lambda: False,
+            10,
+            "the supervisor to give up",
+            interval_s=PACE_S,
+            between=supervisor.check,
+        )
     assert gave_up.value.service == "config"
     assert gave_up.value.exit_code == 2
     message = str(gave_up.value)
@@ -224,7 +234,13 @@ def test_a_service_killed_by_a_signal_is_restarted_however_soon(make_service):
         pid = ready_pid(service)
         Path(service.env["READY_FILE"]).unlink()
         os.kill(pid, signal.SIGKILL)
-        assert wait_for(lambda n=kill: service.restarts == n, step=supervisor.check)
+        wait_for(
+            lambda n=kill: service.restarts == n,
+            5,
+            f"restart {kill}",
+            interval_s=PACE_S,
+            between=supervisor.check,
+        )
     assert service.exit_code() is None
 
 
@@ -250,7 +266,12 @@ def test_children_die_with_the_supervisor(make_service, tmp_path):
         assert is_running(child)
         supervisor.kill()
         supervisor.wait()
-        assert wait_for(lambda: not is_running(child)), "the service outlived its supervisor"
+        wait_for(
+            lambda: not is_running(child),
+            5,
+            "the service to die with its supervisor",
+            interval_s=PACE_S,
+        )
     finally:
         supervisor.kill()
         supervisor.wait()
@@ -267,7 +288,9 @@ def test_a_leftover_of_an_earlier_run_is_killed_with_its_group(make_service, cap
         cleared = clear_leftovers(service.pid_file.parent, {"parent": ("-m", "lambda_test_parent")})
     assert cleared == ["parent"]
     assert not is_running(leader)
-    assert wait_for(lambda: not is_running(grandchild)), "the leftover's group survived"
+    wait_for(
+        lambda: not is_running(grandchild), 5, "the leftover's group to die", interval_s=PACE_S
+    )
     assert not service.pid_file.exists()
     lines = [r.getMessage() for r in caplog.records if str(leader) in r.getMessage()]
     assert len(lines) == 1, caplog.text

@@ -1,5 +1,5 @@
-"""The README's configuration table and .env.example are what the settings classes say, and
-every variable Compose passes with a default is documented with that default."""
+"""The table of docs/configuration.md and .env.example are what the settings classes say,
+and every variable Compose passes with a default is documented with that default."""
 
 import re
 
@@ -8,14 +8,14 @@ from pydantic import Field
 from pydantic_settings import BaseSettings
 
 from runner import settings_docs
-from runner.settings_docs import ROOT, env_example, readme_table, settings, with_table
+from runner.settings_docs import ROOT, configuration_table, env_example, settings, with_table
 
 # Set by containers/stack.sh for the build and the stack's own wiring, not by users.
 INTERNAL = {"LAMBDA_BASE_IMAGE", "LAMBDA_WHEELHOUSE", "LAMBDA_STACK_KAFKA_BOOTSTRAP"}
 INTERNAL |= {"LAMBDA_STACK_SPARK_MASTER"}
 
 
-def test_the_readme_and_env_example_are_up_to_date():
+def test_the_configuration_page_and_env_example_are_up_to_date():
     assert settings_docs.main(["--check"]) == 0, "run make docs"
 
 
@@ -45,7 +45,7 @@ def test_a_field_several_classes_declare_is_one_row_with_each_reader():
     rows = {row.name: row for row in settings()}
     assert rows["LAMBDA_INGEST_PORT"].readers == ["make run", "ingest", "make demo"]
     assert rows["LAMBDA_SPARK_DRIVER_MEMORY"].compose_default == "1g"
-    table = readme_table(list(rows.values()))
+    table = configuration_table(list(rows.values()))
     assert "| `LAMBDA_SPARK_DRIVER_MEMORY` | `2g` (Compose: `1g`) |" in table
     assert "# LAMBDA_SPARK_DRIVER_MEMORY=1g" in env_example(list(rows.values()))
 

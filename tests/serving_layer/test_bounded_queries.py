@@ -14,8 +14,8 @@ from serving_layer.query_spec import QueryError, bucket_ceiling
 from serving_layer.reduced_cache import cache_key
 from serving_layer.settings import ServingSettings
 from speed_layer.view_state import ViewState
-from tests.shop_views import purchase_view, spec_of
-from tests.slices import publish_slice
+from tests.support.shop_views import purchase_view, spec_of
+from tests.support.slices import publish_slice
 
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z
 HOUR = 3_600_000

@@ -10,7 +10,7 @@ from common.storage.quarantine import quarantined
 from common.storage.speed_store import SliceStore
 from serving_layer.settings import ServingSettings
 from tests.serving_layer.test_views_route import T0, catalog, client_of, publish_batch
-from tests.slices import publish_slice
+from tests.support.slices import publish_slice
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from common.model.values import text_of
 from common.model.views import parse_catalog
 from serving_layer.merge import merge, reduce_states, union_estimate
 from speed_layer.view_state import ViewState
-from tests.shop_views import purchase_view, spec_of
+from tests.support.shop_views import purchase_view, spec_of
 
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z
 MINUTE = 60_000

@@ -15,8 +15,8 @@ from common.storage.lake import BatchVersion, Lake, write_atomic
 from serving_layer.main import create_app
 from serving_layer.settings import ServingSettings
 from speed_layer.view_state import ViewState
-from tests.shop_views import purchase_view
-from tests.slices import publish_slice
+from tests.support.shop_views import purchase_view
+from tests.support.slices import publish_slice
 
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z
 HUGE = 1.5e308  # two of them overflow a float64 (the largest is about 1.8e308)

@@ -4,7 +4,7 @@ import pytest
 
 from common.model.views import parse_catalog
 from serving_layer.query_spec import QueryError
-from tests.shop_views import purchase_view, spec_of
+from tests.support.shop_views import purchase_view, spec_of
 
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z
 

@@ -8,8 +8,8 @@ from common.storage.lake import BatchVersion, Lake
 from common.storage.master import PartitionBuffer, write_master_file
 from common.storage.speed_store import EARLIER
 from serving_layer.sources import resolve
-from tests.batch_versions import publish_version
-from tests.slices import publish_slice
+from tests.support.batch_versions import publish_version
+from tests.support.slices import publish_slice
 
 CATALOG = parse_catalog(
     {"views": [{"name": "v", "event_type": "t", "granularity": "day", "metrics": {"n": "count"}}]}

@@ -10,7 +10,7 @@ from serving_layer.main import create_app
 from serving_layer.query_spec import QueryError
 from serving_layer.settings import ServingSettings
 from serving_layer.view_docs import view_parameters
-from tests.shop_views import purchase_view, spec_of
+from tests.support.shop_views import purchase_view, spec_of
 
 CATALOG = parse_catalog(
     {

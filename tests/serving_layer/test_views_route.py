@@ -16,7 +16,7 @@ from serving_layer.main import create_app
 from serving_layer.reduced_cache import LOOKUPS
 from serving_layer.settings import ServingSettings
 from speed_layer.view_state import ViewState
-from tests.slices import publish_slice
+from tests.support.slices import publish_slice
 
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z
 

@@ -19,9 +19,9 @@ from speed_layer import service, snapshots
 from speed_layer.membership import Membership
 from speed_layer.service import SpeedReplica
 from speed_layer.settings import SpeedSettings
-from tests.batch_versions import publish_version
-from tests.memory_log import MemoryConsumer, MemoryLog
-from tests.slices import publish_slice
+from tests.support.batch_versions import publish_version
+from tests.support.memory_log import MemoryConsumer, MemoryLog
+from tests.support.slices import publish_slice
 
 CATALOG = parse_catalog(
     {

@@ -8,7 +8,7 @@ from common.model.events import Event
 from common.model.metric_kinds import view_columns
 from common.model.views import parse_catalog
 from speed_layer.view_state import ViewState
-from tests.shop_views import purchase_view
+from tests.support.shop_views import purchase_view
 
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z, an hour boundary
 MINUTE = 60_000

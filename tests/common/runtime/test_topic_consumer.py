@@ -10,7 +10,7 @@ from common.errors import BrokerError
 from common.runtime import kafka as common_kafka
 from common.runtime.kafka import OffsetsOutOfRange, TopicConsumer
 from common.runtime.settings import CommonSettings
-from tests.memory_log import MemoryConsumer, MemoryLog
+from tests.support.memory_log import MemoryConsumer, MemoryLog
 
 
 def topic_log(**lengths: int) -> MemoryLog:

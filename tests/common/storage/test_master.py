@@ -16,7 +16,7 @@ from common.storage.master import (
     write_master_file,
 )
 from speed_layer.slice_state import SliceState
-from tests.shop_views import purchase_view
+from tests.support.shop_views import purchase_view
 
 
 def test_a_buffer_becomes_one_file_named_by_its_range(tmp_path):

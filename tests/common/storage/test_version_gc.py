@@ -3,7 +3,7 @@
 from common.model.views import parse_catalog
 from common.storage.lake import Lake
 from common.storage.speed_store import oldest_base
-from tests.slices import publish_slice
+from tests.support.slices import publish_slice
 
 CATALOG = parse_catalog(
     {"views": [{"name": "v", "event_type": "t", "granularity": "day", "metrics": {"n": "count"}}]}
