@@ -136,7 +136,7 @@ class Observer:
         self.resolve = resolve
         self.history: deque[Observation] = deque(maxlen=int(WINDOW_S / OBSERVE_SECONDS) + 3)
         self.recent: deque[Counts] = deque()  # the last RECENT_S seconds
-        self.active: dict[tuple, dict[str, Any]] = {}
+        self.active: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.rejected = rejected
         self.prune = Every(PRUNE_EVERY_S)
         self.alerts = alerts_logger()

@@ -191,7 +191,7 @@ class Window:
         rate = self.per_second(beacon, "lambda_busy_seconds_total")
         return None if rate is None else min(1.0, rate / max(1, beacon.processes))
 
-    def latency_ms(self, beacons: list[Beacon], name: str, **labels: str) -> dict | None:
+    def latency_ms(self, beacons: list[Beacon], name: str, **labels: str) -> dict[str, Any] | None:
         """p50 and p99 of a histogram's observations in the window, in milliseconds."""
         grown: dict[float, float] = {}
         for beacon in beacons:
@@ -219,7 +219,7 @@ def _stage(
     name: str,
     up: bool,
     throughput: float | None = None,
-    latency: dict | None = None,
+    latency: dict[str, Any] | None = None,
     lag: int | None = None,
     utilisation: float | None = None,
     instances: list[dict[str, Any]] | None = None,
@@ -312,7 +312,7 @@ def _busiest(window: Window, beacons: list[Beacon]) -> float | None:
 
 
 def _process_stage(
-    window: Window, stage: str, lag: int | None, partitions: dict | None = None
+    window: Window, stage: str, lag: int | None, partitions: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """A stage run by service processes, measured as ``MEASURES`` says."""
     measures = MEASURES[stage]
@@ -339,7 +339,11 @@ def _batch_stage(window: Window) -> dict[str, Any]:
     durations = sorted(r.duration_s for r in ended if r.duration_s)
     found = _process_stage(window, "batch", window.last.batch_lag)
     last = ended[0] if ended else None
-    found["throughput"] = round(last.events / last.duration_s, 1) if last and last.events else None
+    found["throughput"] = (
+        round(last.events / last.duration_s, 1)
+        if last and last.events and last.duration_s
+        else None
+    )
     found["latency_ms"] = (
         {"p50": round(_median(durations) * 1000, 1), "p99": round(durations[-1] * 1000, 1)}
         if durations
@@ -379,7 +383,7 @@ def _topic_rate(window: Window) -> float | None:
     return sum(max(0, end - first.get(p, 0)) for p, end in last.items()) / window.seconds
 
 
-def _ends_latency(window: Window) -> dict | None:
+def _ends_latency(window: Window) -> dict[str, Any] | None:
     taken = sorted(o.ends_ms for o in window.observations if o.ends_ms is not None)
     if not taken:
         return None
@@ -517,7 +521,7 @@ def _lag_warnings(
     offsets did not move while records waited (stalled), or the lag never decreased and grew
     by more than ``BEHIND_S`` seconds of the topic's input (growing; smaller rises are the
     noise of a consumer that keeps up under load)."""
-    since_zero = []
+    since_zero: list[tuple[float, int, Any]] = []
     for observation in window.observations:
         lag = lag_of(observation)
         if lag is None:
@@ -621,7 +625,9 @@ def _ended_at(run: RunRecord) -> float:
 
 
 # -- the whole answer --------------------------------------------------------------------
-def bottleneck(found_stages: list[dict[str, Any]], found_warnings: list[dict]) -> dict | None:
+def bottleneck(
+    found_stages: list[dict[str, Any]], found_warnings: list[dict[str, Any]]
+) -> dict[str, Any] | None:
     """The stage closest to saturation: the busiest stage of the streaming path (a stage
     whose lag grows first), or the batch layer when its runs cannot keep to the schedule.
     A batch run is busy by nature, so it is only a bottleneck when it falls behind."""
