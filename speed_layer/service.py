@@ -434,8 +434,8 @@ class SpeedReplica:
                 return store.read_ids(pointer.segments)
         except (FileNotFoundError, DamagedFile) as exc:
             damaged = exc if isinstance(exc, DamagedFile) else DamagedFile(exc.filename, "missing")
-        log.error("partition %d: its snapshot cannot be read (%s); building it anew",
-                  pointer.partition, damaged)  # fmt: skip
+        log.error("partition %s: its snapshot cannot be read (%s); building it anew",
+                  pointer.slice_id, damaged)  # fmt: skip
         return None
 
     def _check_snapshot_files(self) -> None:
