@@ -9,6 +9,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -48,12 +49,26 @@ LAG = Gauge(
 )
 
 
-class Archiver:
-    """Consumes every partition and appends offset-range files to the master dataset."""
+def connect(settings: BatchSettings) -> TopicConsumer:
+    """A broker's consumer of the topic, the production default."""
+    return TopicConsumer.connect(settings, max_poll_records=50_000)
 
-    def __init__(self, settings: BatchSettings, lake: Lake) -> None:
+
+class Archiver:
+    """Consumes every partition and appends offset-range files to the master dataset.
+
+    Its main consumer is given to it (``consumer``, by default ``connect``), so tests run it
+    over a log of their own; holes are read again with consumers of their own (``mend``)."""
+
+    def __init__(
+        self,
+        settings: BatchSettings,
+        lake: Lake,
+        consumer: Callable[[BatchSettings], TopicConsumer] = connect,
+    ) -> None:
         self.settings = settings
         self.lake = lake
+        self.connect_main = consumer
         self.generation = lake.read_generation()
         self.buffers: dict[int, PartitionBuffer] = {}
         self.buffered = 0
@@ -66,7 +81,7 @@ class Archiver:
 
     def connect(self) -> TopicConsumer:
         """A consumer of its own, for reading holes again."""
-        return TopicConsumer.connect(self.settings, max_poll_records=50_000)
+        return connect(self.settings)
 
     def mend(self) -> None:
         """Archive again the holes of the master dataset that the log still holds."""
@@ -87,11 +102,12 @@ class Archiver:
         return ends
 
     def run(self, stop: threading.Event) -> None:
+        """Archive until ``stop`` is set (or the broker fails), as the only archiver."""
         with exclusive(self.lake.master / ".archiver.lock", "archiver"):
             removed = remove_partial_files(self.lake, self.generation)
             if removed:
                 log.info("removed %d partial files left by an earlier run", removed)
-            consumer = TopicConsumer.connect(self.settings, max_poll_records=50_000)
+            consumer = self.connect_main(self.settings)
             try:
                 self._consume(consumer, stop)
             finally:

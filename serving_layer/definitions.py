@@ -46,9 +46,9 @@ def pending_reason(
 
 
 def _slice(pointer: SlicePointer) -> str:
-    if pointer.partition == EARLIER:
+    if pointer.slice_id == EARLIER:
         return "earlier topic generations"
-    return f"partition {pointer.partition}"
+    return f"partition {pointer.slice_id}"
 
 
 def _mismatch(

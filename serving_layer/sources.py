@@ -20,10 +20,14 @@ from common.storage.lake import BatchVersion, Lake, MasterFile
 from common.storage.quarantine import lost_ranges
 from common.storage.speed_store import (
     EARLIER,
+    Earlier,
+    SliceId,
     SlicePointer,
     SliceStore,
     read_members,
     read_pointers,
+    slice_name,
+    slice_order,
 )
 from serving_layer.definitions import pending_reason
 
@@ -37,7 +41,7 @@ class BatchPart:
     (``complement``, the newest version) every row but those of the slices paired elsewhere."""
 
     version: BatchVersion
-    partitions: frozenset[int]
+    partitions: frozenset[SliceId]
     complement: bool
 
     def condition(self, generation: int) -> tuple[str, list[Any]] | None:
@@ -70,33 +74,33 @@ class Served:
     generation: int
     lake: Lake
     newest: BatchVersion | None
-    slices: dict[int, SlicePointer]
+    slices: dict[SliceId, SlicePointer]
     versions: dict[str, BatchVersion]
 
-    def base_of(self, partition: int) -> BatchVersion | None:
+    def base_of(self, partition: SliceId) -> BatchVersion | None:
         """The batch version paired with a slice."""
         pointer = self.slices.get(partition)
         if pointer is None:
             return self.newest
         return None if pointer.base_version is None else self.versions[pointer.base_version]
 
-    def without(self, partitions: set[int]) -> "Served":
+    def without(self, partitions: set[SliceId]) -> "Served":
         """This pairing with the snapshots of ``partitions`` left out (their files cannot be
         read): those slices answer from the newest version, and the lag counts the rest."""
         kept = {p: s for p, s in self.slices.items() if p not in partitions}
         return replace(self, slices=kept)
 
-    def slice_of(self, path: Path) -> int | None:
+    def slice_of(self, path: Path) -> SliceId | None:
         """The slice whose snapshot names the file ``path``."""
         for partition, pointer in self.slices.items():
-            store = SliceStore(self.lake, pointer.generation, pointer.partition)
+            store = SliceStore(self.lake, pointer.generation, pointer.slice_id)
             if path.parent == store.dir and path.name in pointer.names():
                 return partition
         return None
 
     def batch_parts(self) -> list[BatchPart]:
         newest = self.newest.version if self.newest else None
-        elsewhere: dict[str | None, set[int]] = {}
+        elsewhere: dict[str | None, set[SliceId]] = {}
         for partition, pointer in self.slices.items():
             if pointer.base_version != newest:
                 elsewhere.setdefault(pointer.base_version, set()).add(partition)
@@ -126,7 +130,7 @@ class Served:
         """Each slice's files of ``view``, oldest segment first: the last is the open segment
         (rewritten by every snapshot), those before it sealed."""
         return [
-            SliceStore(self.lake, pointer.generation, pointer.partition).view_files(pointer, view)
+            SliceStore(self.lake, pointer.generation, pointer.slice_id).view_files(pointer, view)
             for pointer in self.slices.values()
         ]
 
@@ -166,7 +170,7 @@ class Served:
         """Distinct events the batch side of the answer holds, slice by slice."""
         if not self.slices:
             return self.newest.events if self.newest else 0
-        partitions = set(self.slices) - {EARLIER}
+        partitions = {s for s in self.slices if not isinstance(s, Earlier)}
         for version in (self.newest, *self.versions.values()):
             if version is not None:
                 partitions |= set(version.partition_events.get(self.generation, {}))
@@ -317,14 +321,13 @@ def _snapshot_name(pointer: SlicePointer | None) -> str | None:
     """The newest slice snapshot, as ``p=<partition>/<sequence>``."""
     if pointer is None:
         return None
-    where = "earlier" if pointer.partition == EARLIER else f"p={pointer.partition}"
-    return f"{where}/{pointer.sequence}"
+    return f"{slice_name(pointer.slice_id)}/{pointer.sequence}"
 
 
 def partitions_status(served: Served) -> dict[str, dict[str, Any]]:
     """Per slice: the batch version it is paired with, its offset and owner."""
     found: dict[str, dict[str, Any]] = {}
-    for partition, pointer in sorted(served.slices.items()):
+    for partition, pointer in sorted(served.slices.items(), key=lambda s: slice_order(s[0])):
         found["earlier" if partition == EARLIER else str(partition)] = {
             "batch_version": pointer.base_version,
             "next_offset": pointer.next_offset,

@@ -133,7 +133,7 @@ class SlicePublisher:
         segments = (*self.sealed, *((self.open,) if self.open else ()))
         pointer = SlicePointer(
             generation=self.store.generation,
-            partition=self.store.partition,
+            slice_id=self.store.slice_id,
             base_version=state.base_version,
             next_offset=state.next_offset,
             events=state.events,

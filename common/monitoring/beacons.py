@@ -72,7 +72,7 @@ def beacons_dir(lake: Lake) -> Path:
 
 def read_beacons(lake: Lake) -> list[Beacon]:
     """Every beacon on disk (unreadable ones, caught mid-rename by a crash, are skipped)."""
-    found = []
+    found: list[Beacon] = []
     directory = beacons_dir(lake)
     if not directory.is_dir():
         return found

@@ -37,7 +37,7 @@ from common.storage.lake import BatchVersion, Lake, MasterFile, write_atomic
 from common.storage.lake_files import read_json
 from common.storage.locks import try_lock
 from common.storage.quarantine import losses_status
-from common.storage.speed_store import SlicePointer, read_members
+from common.storage.speed_store import SliceId, SlicePointer, read_members
 
 
 class EndsProbe(Protocol):
@@ -58,7 +58,7 @@ class ServedNow(Protocol):
     def newest(self) -> BatchVersion | None: ...
 
     @property
-    def slices(self) -> Mapping[int, SlicePointer]: ...
+    def slices(self) -> Mapping[SliceId, SlicePointer]: ...
 
     def behind(self, ends: dict[int, int]) -> int: ...
 

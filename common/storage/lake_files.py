@@ -120,11 +120,11 @@ class JsonFormat(Generic[T]):
 
     def to_json(self, value: T) -> Any:
         """``value`` as plain JSON values (dicts, lists, strings, numbers)."""
-        return self._adapter.dump_python(value, mode="json")
+        return self._adapter.dump_python(value, mode="json", by_alias=True)
 
     def encode(self, value: T, indent: int | None = None) -> bytes:
         """The bytes of the file holding ``value`` (compact, or indented by ``indent``)."""
-        return self._adapter.dump_json(value, indent=indent)
+        return self._adapter.dump_json(value, indent=indent, by_alias=True)
 
     def read(self, path: Path) -> T:
         """The file at ``path`` (``DamagedFile``, ``FileNotFoundError`` as ``read_json``)."""

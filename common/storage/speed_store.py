@@ -6,8 +6,8 @@
     speed/g=<gen>/earlier/...                         the slice of earlier topic generations
     speed/members/<replica>.lock, .json               live replicas (speed_layer/membership.py)
 
-A slice is one partition of the current topic generation, or (``EARLIER``) the archived
-events of earlier generations that its batch version does not cover. Its state is a list of
+A slice (``SliceId``) is one partition of the current topic generation, or ``EARLIER``: the
+archived events of earlier generations that its batch version does not cover. Its state is a list of
 *segments*, each the state of a stretch of offsets: per view one file, plus the ids counted.
 Their rows add up (every metric's state combines: counts and sums add, minima and maxima
 combine, sketches union), so a snapshot rewrites only the newest segment, and a new batch
@@ -19,15 +19,17 @@ survive any process's crash, and after a crash of the machine a partition whose 
 cannot be read is built anew from its batch version.
 """
 
+import enum
 import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import BeforeValidator, Field, PlainSerializer
 
 from common.errors import DamagedFile
 from common.storage.lake import Lake, publish, remove_tree, write_atomic
@@ -41,8 +43,43 @@ from common.storage.lake_files import (
 from common.storage.locks import is_held
 
 log = logging.getLogger("speed")
-EARLIER = -1
-"""The slice of archived events of earlier topic generations (never a Kafka partition)."""
+
+
+class Earlier(enum.Enum):
+    """The slice of archived events of earlier topic generations: a type of its own, so it is
+    never taken for a Kafka partition (nor one for it)."""
+
+    EARLIER = "earlier"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+EARLIER = Earlier.EARLIER
+SliceId = int | Earlier
+"""A slice: a partition of the current topic generation (its number), or ``EARLIER``."""
+_EARLIER_IN_POINTER = -1
+"""How a pointer file names ``EARLIER`` (its ``partition`` field): only this module reads it."""
+
+
+def slice_name(slice_id: SliceId) -> str:
+    """The slice's directory name: ``p=<partition>``, or ``earlier``."""
+    return slice_id.value if isinstance(slice_id, Earlier) else f"p={slice_id}"
+
+
+def slice_order(slice_id: SliceId) -> tuple[int, int]:
+    """A sort key: ``EARLIER`` first, then the partitions in order."""
+    return (0, 0) if isinstance(slice_id, Earlier) else (1, slice_id)
+
+
+def _slice_of_pointer(raw: Any) -> Any:
+    return EARLIER if raw == _EARLIER_IN_POINTER else raw
+
+
+def _slice_in_pointer(slice_id: SliceId) -> int:
+    return _EARLIER_IN_POINTER if isinstance(slice_id, Earlier) else slice_id
+
+
 IDS = "ids"
 IDS_SCHEMA = pa.schema([("id", pa.string())])
 RETIRED_GRACE_S = 30.0
@@ -70,7 +107,13 @@ class SlicePointer:
     """The published state of one slice."""
 
     generation: int
-    partition: int
+    slice_id: Annotated[
+        SliceId,
+        Field(alias="partition"),
+        BeforeValidator(_slice_of_pointer),
+        PlainSerializer(_slice_in_pointer, return_type=int),
+    ]
+    """In ``current.json`` its ``partition``: the number, or -1 for ``EARLIER``."""
     base_version: str | None
     next_offset: int
     """The first offset of the partition the state does not reflect (0 for ``EARLIER``)."""
@@ -148,35 +191,34 @@ def generation_dir(lake: Lake, generation: int) -> Path:
     return lake.speed / f"g={generation:06d}"
 
 
-def slice_dir(lake: Lake, generation: int, partition: int) -> Path:
-    name = "earlier" if partition == EARLIER else f"p={partition}"
-    return generation_dir(lake, generation) / name
+def slice_dir(lake: Lake, generation: int, slice_id: SliceId) -> Path:
+    return generation_dir(lake, generation) / slice_name(slice_id)
 
 
-def read_pointers(lake: Lake, generation: int) -> dict[int, SlicePointer]:
-    """Every slice pointer of ``generation``, by partition (``EARLIER`` included)."""
-    found: dict[int, SlicePointer] = {}
+def read_pointers(lake: Lake, generation: int) -> dict[SliceId, SlicePointer]:
+    """Every slice pointer of ``generation``, by slice (``EARLIER`` included)."""
+    found: dict[SliceId, SlicePointer] = {}
     root = generation_dir(lake, generation)
     if not root.is_dir():
         return found
     for child in root.iterdir():
-        pointer = SliceStore(lake, generation, _partition_of(child.name)).read()
+        pointer = SliceStore(lake, generation, _slice_of_name(child.name)).read()
         if pointer is not None:
-            found[pointer.partition] = pointer
+            found[pointer.slice_id] = pointer
     return found
 
 
-def _partition_of(name: str) -> int:
-    return EARLIER if name == "earlier" else int(name.removeprefix("p="))
+def _slice_of_name(name: str) -> SliceId:
+    return EARLIER if name == EARLIER.value else int(name.removeprefix("p="))
 
 
 class SliceStore:
     """Reads and writes one slice's directory."""
 
-    def __init__(self, lake: Lake, generation: int, partition: int) -> None:
+    def __init__(self, lake: Lake, generation: int, slice_id: SliceId) -> None:
         self.generation = generation
-        self.partition = partition
-        self.dir = slice_dir(lake, generation, partition)
+        self.slice_id = slice_id
+        self.dir = slice_dir(lake, generation, slice_id)
         self.lock_path = self.dir / ".lock"
         self._retired: list[tuple[float, str]] = []
 

@@ -14,6 +14,7 @@ from prometheus_client import Histogram
 
 from common.errors import DamagedFile, LakeError
 from common.storage.batch_runs import RunBusy, RunStore
+from common.storage.speed_store import SliceId
 from serving_layer.deadline import Deadline, QueryTimeout
 from serving_layer.definitions import BATCH_SOURCES, SPEED_SOURCES
 from serving_layer.merge import Merged, merge, overflow_warnings, reduce_states
@@ -67,7 +68,7 @@ def _merge(state: ServingState, spec: QuerySpec, served: Served, deadline: Deadl
     return merge(state.duckdb, spec, [], reduced, deadline)
 
 
-def _damaged_slice(state: ServingState, served: Served, damage: DamagedFile) -> int:
+def _damaged_slice(state: ServingState, served: Served, damage: DamagedFile) -> SliceId:
     """What a file that cannot be read does to an answer. A speed snapshot's: that slice is
     left out (its replica builds it anew; the answer takes the batch side for it, and the lag
     counts the rest). A batch version's: 503 with the reason, and a batch run is requested,
@@ -75,7 +76,7 @@ def _damaged_slice(state: ServingState, served: Served, damage: DamagedFile) -> 
     path = Path(str(damage.path))
     partition = served.slice_of(path)
     if partition is not None:
-        log.warning("partition %d's snapshot left out of answers: %s", partition, damage)
+        log.warning("partition %s's snapshot left out of answers: %s", partition, damage)
         return partition
     if not path.is_relative_to(state.lake.versions):
         raise damage
@@ -159,7 +160,7 @@ def _answer(state: ServingState, spec: QuerySpec, started: float, deadline: Dead
     """The answer's rows and meta: the DuckDB work, cut at the deadline (QueryTimeout)."""
     view = spec.view
     attempt = 0
-    left_out: set[int] = set()  # slices whose snapshot names a file that cannot be read
+    left_out: set[SliceId] = set()  # slices whose snapshot names a file that cannot be read
     while True:
         served: Served | None = None
         try:

@@ -2,6 +2,7 @@
 
 import logging
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -23,6 +24,11 @@ from common.storage.quarantine import OffsetRange, lost
 from tests.support.memory_log import MemoryConsumer, MemoryLog
 
 
+def given(consumer: TopicConsumer) -> Callable[[BatchSettings], TopicConsumer]:
+    """The archiver's consumer: ``consumer``, over an in-memory log."""
+    return lambda _settings: consumer
+
+
 def archived_offsets(lake: Lake) -> list[int]:
     return sorted(o for f in lake.master_files() for o in range(f.first, f.last + 1))
 
@@ -32,10 +38,10 @@ def test_records_read_before_a_broker_error_are_archived(lake):
     for i in range(6):
         log.append(0, Event(f"e{i}", "purchase", 1_000 + i, {"amount": i}).encode())
     settings = BatchSettings(data_dir=lake.root, archive_flush_seconds=60)
-    archiver = Archiver(settings, lake)
     consumer = MemoryConsumer(log, batch=3, fail_at_poll=3)  # two polls of 3, then an error
+    archiver = Archiver(settings, lake, given(TopicConsumer(consumer, "events")))
     with pytest.raises(BrokerError, match="connection lost"):
-        archiver._consume(TopicConsumer(consumer, "events"), threading.Event())
+        archiver.run(threading.Event())
     assert archived_offsets(lake) == list(range(6))
     assert lake.archived_ends(1) == {0: 6}  # a restart resumes after them
 
@@ -49,10 +55,10 @@ def test_foreign_records_are_archived_as_rejected_and_consumption_goes_on(lake):
     log.append(0, Event("b", "purchase", 2, {}).encode())
     stop = threading.Event()
     settings = BatchSettings(data_dir=lake.root, archive_flush_seconds=60)
-    archiver = Archiver(settings, lake)
     consumer = MemoryConsumer(log, batch=10, fail_at_poll=2)
+    archiver = Archiver(settings, lake, given(TopicConsumer(consumer, "events")))
     with pytest.raises(BrokerError):
-        archiver._consume(TopicConsumer(consumer, "events"), stop)
+        archiver.run(stop)
     [master_file] = lake.master_files()
     assert [e.id for e in read_events(master_file.path)] == ["a", "b"]
     assert [r.offset for r in rejected_records(master_file.path)] == [1, 2, 3]
@@ -65,11 +71,11 @@ def test_an_archiver_behind_retention_says_so_and_claims_no_offsets_it_did_not_r
     settings = BatchSettings(data_dir=lake.root, archive_flush_seconds=60)
     write_first = MemoryConsumer(log, batch=4, fail_at_poll=2)  # archives 0..3, then fails
     with pytest.raises(BrokerError):
-        Archiver(settings, lake)._consume(TopicConsumer(write_first, "events"), threading.Event())
+        Archiver(settings, lake, given(TopicConsumer(write_first, "events"))).run(threading.Event())
     log.delete_before(0, 6)  # retention deletes 4 and 5 before the archiver is back
     restarted = MemoryConsumer(log, batch=4, fail_at_poll=4, auto_offset_reset="none")
     with caplog.at_level(logging.ERROR, logger="archiver"), pytest.raises(BrokerError):
-        Archiver(settings, lake)._consume(TopicConsumer(restarted, "events"), threading.Event())
+        Archiver(settings, lake, given(TopicConsumer(restarted, "events"))).run(threading.Event())
     assert [(f.first, f.last) for f in lake.master_files()] == [(0, 3), (6, 9)]
     assert any(r.levelno == logging.ERROR and "4-5" in r.getMessage() for r in caplog.records), (
         caplog.text
@@ -91,9 +97,8 @@ def test_a_partition_added_while_running_is_archived_from_offset_0(lake):
 
     consumer = TopicConsumer(MemoryConsumer(log, on_poll=add_partition), "events")
     consumer.partition_check.seconds = 0
-    Archiver(BatchSettings(data_dir=lake.root, archive_flush_seconds=60), lake)._consume(
-        consumer, stop
-    )
+    settings = BatchSettings(data_dir=lake.root, archive_flush_seconds=60)
+    Archiver(settings, lake, given(consumer)).run(stop)
     assert lake.archived_ends(1) == {0: 3, 1: 2}
     assert [(f.partition, f.first, f.last) for f in lake.master_files()] == [(0, 0, 2), (1, 0, 1)]
 
