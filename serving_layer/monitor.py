@@ -27,8 +27,9 @@ from common.storage.lake_files import read_json
 from common.storage.locks import try_lock
 from common.storage.quarantine import losses_status
 from common.storage.speed_store import read_members
+from serving_layer.lag_probe import LagProbe
+from serving_layer.pairing import resolve
 from serving_layer.rejected import RejectedIndex
-from serving_layer.sources import LagProbe, resolve
 from serving_layer.status import (
     RECENT_S,
     WINDOW_S,

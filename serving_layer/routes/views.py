@@ -16,11 +16,13 @@ from common.errors import DamagedFile, LakeError
 from common.storage.batch_runs import RunBusy, RunStore
 from serving_layer.deadline import Deadline, QueryTimeout
 from serving_layer.definitions import BATCH_SOURCES, SPEED_SOURCES
+from serving_layer.freshness import meta
+from serving_layer.lag_probe import ends_within
 from serving_layer.merge import Merged, merge, overflow_warnings, reduce_states
 from serving_layer.openapi import VIEW_RESPONSES, ViewAnswer, ViewList
+from serving_layer.pairing import Served, resolve
 from serving_layer.query_spec import QueryError, QuerySpec, parse_query
 from serving_layer.reduced_cache import cache_key, file_part
-from serving_layer.sources import Served, ends_within, meta, resolve
 from serving_layer.state import ServingState, StateDep
 
 log = logging.getLogger("serving")

@@ -12,10 +12,10 @@ from common.model.timeutil import format_bucket
 from common.model.views import parse_catalog
 from common.monitoring.beacons import BeaconWriter
 from common.storage.locks import try_lock
+from serving_layer.lag_probe import LagProbe
 from serving_layer.main import create_app
 from serving_layer.monitor import JsonFormatter, Monitor, read_status, status_path
 from serving_layer.settings import ServingSettings
-from serving_layer.sources import LagProbe
 from serving_layer.status import STAGES
 from tests.integration.stacks import wait_for
 

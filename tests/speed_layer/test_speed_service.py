@@ -14,7 +14,7 @@ from common.storage.lake import BatchVersion, Lake
 from common.storage.master import PartitionBuffer, write_master_file
 from common.storage.quarantine import quarantined
 from common.storage.speed_store import SlicePointer, SliceStore, read_pointers
-from serving_layer.sources import resolve
+from serving_layer.pairing import resolve
 from speed_layer import service, snapshots
 from speed_layer.membership import Membership
 from speed_layer.service import SpeedReplica
