@@ -68,11 +68,13 @@ class Watchdog:
 
 
 class Deadline:
-    """When a query must be answered by; its statements run under :meth:`running`."""
+    """When a query began (its answer says how long it took) and must be answered by; its
+    statements run under :meth:`running`."""
 
     def __init__(self, timeout_s: float, watchdog: Watchdog) -> None:
         self.timeout_s = timeout_s
-        self.at = time.monotonic() + timeout_s
+        self.started = time.monotonic()
+        self.at = self.started + timeout_s
         self._watchdog = watchdog
 
     def check(self) -> None:

@@ -22,12 +22,13 @@ from common.runtime.security import Policy, policy_for, secure
 from common.storage.lake import Lake
 from serving_layer.allow import answer_405_with_every_method
 from serving_layer.deadline import Watchdog
+from serving_layer.lag_probe import LagProbe
+from serving_layer.pairing import resolve
 from serving_layer.reduced_cache import ReducedCache
 from serving_layer.rejected import RejectedIndex
 from serving_layer.routes import batch_runs, health, status, views
 from serving_layer.routes.dashboard import ASSETS_PATH, DASHBOARD_PAGE, mount_dashboard
 from serving_layer.settings import ServingSettings
-from serving_layer.sources import LagProbe, resolve
 from serving_layer.state import ServingState
 from serving_layer.view_docs import document_views
 

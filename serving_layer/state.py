@@ -11,10 +11,10 @@ from fastapi import Depends, Request
 from common.model.views import Catalog
 from common.storage.lake import Lake
 from serving_layer.deadline import Watchdog
+from serving_layer.lag_probe import LagProbe
 from serving_layer.reduced_cache import ReducedCache
 from serving_layer.rejected import RejectedIndex
 from serving_layer.settings import ServingSettings
-from serving_layer.sources import LagProbe
 
 
 @dataclass

@@ -6,15 +6,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from common.errors import LakeError
+from serving_layer.freshness import meta
+from serving_layer.health import archive_status, partitions_status, replicas_status
+from serving_layer.lag_probe import ends_within
 from serving_layer.openapi import HEALTH_RESPONSES, Health
-from serving_layer.sources import (
-    archive_status,
-    ends_within,
-    meta,
-    partitions_status,
-    replicas_status,
-    resolve,
-)
+from serving_layer.pairing import resolve
 from serving_layer.state import StateDep
 
 router = APIRouter(tags=["health"])

@@ -9,7 +9,7 @@ from common.storage.master import PartitionBuffer, write_master_file
 from common.storage.quarantine import quarantined
 from common.storage.speed_store import SliceStore
 from serving_layer.settings import ServingSettings
-from tests.serving_layer.test_views_route import T0, catalog, client_of, publish_batch
+from tests.serving_layer.test_query import T0, catalog, client_of, publish_batch
 from tests.support.slices import publish_slice
 
 

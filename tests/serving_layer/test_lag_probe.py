@@ -6,8 +6,8 @@ import time
 
 from common.runtime.settings import CommonSettings
 from runner.launcher import free_port
-from serving_layer import sources
-from serving_layer.sources import LagProbe
+from serving_layer import lag_probe
+from serving_layer.lag_probe import LagProbe
 
 
 class CountingClock:
@@ -39,7 +39,7 @@ def test_callers_queued_behind_a_failing_read_share_the_next_one(monkeypatch):
 
     monkeypatch.setattr(probe, "_read", hanging_read)
     clock = CountingClock()
-    monkeypatch.setattr(sources, "time", clock)
+    monkeypatch.setattr(lag_probe, "time", clock)
     results: list[object] = []
     threads = [threading.Thread(target=lambda: results.append(probe.ends())) for _ in range(4)]
     threads[0].start()

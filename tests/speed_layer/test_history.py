@@ -8,7 +8,7 @@ import logging
 
 from common.storage.lake import BatchVersion
 from common.storage.quarantine import quarantined
-from serving_layer.sources import resolve
+from serving_layer.pairing import resolve
 from tests.support.batch_versions import publish_version
 from tests.support.slices import publish_slice
 from tests.support.speed_replica import (

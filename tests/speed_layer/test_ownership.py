@@ -5,7 +5,7 @@ runs, restarts from snapshots, partitions shared between replicas, and snapshots
 be read."""
 
 from common.storage.speed_store import SliceStore, read_pointers
-from serving_layer.sources import resolve
+from serving_layer.pairing import resolve
 from speed_layer import service
 from speed_layer.membership import Membership
 from tests.support.slices import publish_slice

@@ -11,7 +11,7 @@ from common.runtime.kafka import TopicConsumer
 from common.storage.lake import Lake
 from common.storage.master import PartitionBuffer, write_master_file
 from common.storage.speed_store import SlicePointer, read_pointers
-from serving_layer.sources import resolve
+from serving_layer.pairing import resolve
 from speed_layer.service import Consumers, SpeedReplica
 from speed_layer.settings import SpeedSettings
 from tests.support.memory_log import MemoryConsumer, MemoryLog

@@ -6,9 +6,10 @@ import logging
 
 from common.monitoring.beacons import BeaconWriter
 from common.monitoring.observer import JsonFormatter, Observer, read_status
+from serving_layer.lag_probe import LagProbe
+from serving_layer.pairing import resolve
 from serving_layer.rejected import RejectedIndex
 from serving_layer.settings import ServingSettings
-from serving_layer.sources import LagProbe, resolve
 
 UNREACHABLE = "127.0.0.1:1"
 

@@ -1,5 +1,6 @@
-"""GET /views/{name} after views.yaml changed: 503 with a reason for a view of another
-definition (never a 500), the unchanged views answer as before."""
+"""The query path through GET /views/{name}: after views.yaml changed, 503 with a reason for
+a view of another definition (never a 500) and the unchanged views answer as before; an
+answer does not wait long for the end offsets; each side is reduced once and cached."""
 
 import json
 import threading

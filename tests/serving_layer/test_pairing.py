@@ -7,7 +7,7 @@ from common.model.views import parse_catalog
 from common.storage.lake import BatchVersion, Lake
 from common.storage.master import PartitionBuffer, write_master_file
 from common.storage.speed_store import EARLIER
-from serving_layer.sources import resolve
+from serving_layer.pairing import resolve
 from tests.support.batch_versions import publish_version
 from tests.support.slices import publish_slice
 

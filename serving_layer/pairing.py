@@ -1,33 +1,23 @@
-"""Which batch version and speed snapshot answer a query, and how far behind the speed view is."""
+"""Pairing: which batch version and speed snapshots one answer reads (each slice's snapshot
+with the batch version it continues), and how far behind that pairing is."""
 
 import logging
-import threading
-import time
 from collections.abc import Hashable
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from common.errors import BrokerError, DamagedFile
+from common.errors import DamagedFile
 from common.model.metric_kinds import SLICE_COLUMNS
-from common.model.timeutil import now_ms, parse_rfc3339
 from common.model.views import View
-from common.runtime.kafka import EndOffsets, bootstrap_reachable
-from common.runtime.settings import CommonSettings
 from common.storage.lake import BatchVersion, Lake, MasterFile
-from common.storage.quarantine import lost_ranges
 from common.storage.speed_store import (
     EARLIER,
     Earlier,
     SliceId,
     SlicePointer,
     SliceStore,
-    read_members,
     read_pointers,
-    slice_name,
-    slice_order,
 )
 from serving_layer.definitions import pending_reason
 
@@ -184,7 +174,7 @@ class Served:
     def oldest_version(self) -> BatchVersion | None:
         """The oldest batch version the answer uses: it holds at least that."""
         used = [part.version for part in self.batch_parts()]
-        return min(used, key=lambda v: v.version, default=None)
+        return min(used, key=lambda v: v.version) if used else None
 
 
 def resolve(lake: Lake) -> Served:
@@ -206,139 +196,3 @@ def resolve(lake: Lake) -> Served:
             raise FileNotFoundError(lake.versions / base / "version.json")
         versions[base] = found
     return Served(generation, lake, newest, slices, versions)
-
-
-def ends_within(ends: Future[dict[int, int] | None], timeout_s: float) -> dict[int, int] | None:
-    """The end offsets, if their read is back within ``timeout_s``: an answer never waits
-    long on its metadata. Late, the lag is unknown (null) rather than computed from older
-    offsets, which could understate it (the read goes on, and the next answers share it)."""
-    try:
-        return ends.result(timeout=timeout_s)
-    except FutureTimeout:
-        return None
-
-
-class LagProbe:
-    """Counts the events on the topic that a speed snapshot does not reflect yet."""
-
-    def __init__(self, settings: CommonSettings) -> None:
-        self.settings = settings
-        self._ends: EndOffsets | None = None
-        # Request threads share the probe: one creates, reads or closes its consumer at a time.
-        self._lock = threading.Lock()
-        # (when the last read began, its ends or None when it failed)
-        self._last: tuple[float, dict[int, int] | None] | None = None
-        self._read_at: float | None = None  # when the last read that succeeded began
-
-    def ends(self) -> dict[int, int] | None:
-        """The topic's end offsets as of this call or later, or None when the broker cannot be
-        reached. Concurrent callers share one read: a caller waiting while another read
-        began after it takes that read's result (or failure) instead of reading again, so
-        callers queued behind a broker that hangs do not each wait out a read of their own."""
-        asked = time.monotonic()
-        with self._lock:
-            if self._last is not None and self._last[0] >= asked:
-                return self._last[1]
-            began = time.monotonic()
-            found = self._read()
-            self._last = (began, found)
-            if found is not None:
-                self._read_at = began
-            return found
-
-    def read_within(self, seconds: float) -> bool:
-        """Whether a read of the end offsets that began in the last ``seconds`` succeeded
-        (never waits: what /health says of a broker that does not answer in time)."""
-        read_at = self._read_at
-        return read_at is not None and time.monotonic() - read_at <= seconds
-
-    def _read(self) -> dict[int, int] | None:
-        if self._ends is None and not bootstrap_reachable(self.settings.kafka_bootstrap):
-            return None
-        try:
-            if self._ends is None:
-                self._ends = EndOffsets(self.settings)
-            return self._ends.read()
-        except BrokerError as exc:
-            log.warning("cannot read end offsets: %s", exc)
-            self._close()
-            return None
-
-    def close(self) -> None:
-        with self._lock:
-            self._close()
-
-    def _close(self) -> None:
-        if self._ends is not None:
-            try:
-                self._ends.close()
-            finally:
-                self._ends = None
-
-
-def archive_status(lake: Lake, generation: int, ends: dict[int, int] | None) -> dict[str, Any]:
-    """How far the archiver has come: files, records, age of the newest file, lag behind."""
-    files = lake.master_files(generation)
-    written = lake.archived_ends(generation)
-    newest = max((f.path.stat().st_mtime for f in files), default=None)
-    behind = None if ends is None else sum(max(0, e - written.get(p, 0)) for p, e in ends.items())
-    return {
-        "generation": generation,
-        "files": len(files),
-        "offsets": sum(written.values()),
-        "newest_file_age_s": None if newest is None else round(time.time() - newest, 3),
-        "lag": behind,
-    }
-
-
-def meta(served: Served, lag: int | None, source: str) -> dict[str, Any]:
-    """The ``meta`` block of an answer."""
-    batch = served.oldest_version()
-    newest = max(served.slices.values(), key=lambda p: p.written_at, default=None)
-    speed_age = None
-    if newest is not None:
-        speed_age = round((now_ms() - parse_rfc3339(newest.written_at)) / 1000, 3)
-    return {
-        "source": source,
-        "batch": {
-            "version": batch.version if batch else None,
-            "events": served.batch_events(),
-            "computed_at": batch.computed_at if batch else None,
-            "duration_s": batch.duration_s if batch else None,
-            "lost": lost_ranges(served.lake),
-        },
-        "speed": {
-            "events": sum(p.events for p in served.slices.values()),
-            "lag": lag,
-            "snapshot": _snapshot_name(newest),
-            "written_at": newest.written_at if newest else None,
-            "age_s": speed_age,
-        },
-    }
-
-
-def _snapshot_name(pointer: SlicePointer | None) -> str | None:
-    """The newest slice snapshot, as ``p=<partition>/<sequence>``."""
-    if pointer is None:
-        return None
-    return f"{slice_name(pointer.slice_id)}/{pointer.sequence}"
-
-
-def partitions_status(served: Served) -> dict[str, dict[str, Any]]:
-    """Per slice: the batch version it is paired with, its offset and owner."""
-    found: dict[str, dict[str, Any]] = {}
-    for partition, pointer in sorted(served.slices.items(), key=lambda s: slice_order(s[0])):
-        found["earlier" if partition == EARLIER else str(partition)] = {
-            "batch_version": pointer.base_version,
-            "next_offset": pointer.next_offset,
-            "events": pointer.events,
-            "written_at": pointer.written_at,
-            "replica": pointer.owner,
-        }
-    return found
-
-
-def replicas_status(lake: Lake) -> list[dict[str, Any]]:
-    """The live speed-layer replicas and the partitions each owns; a replica without any
-    (more replicas than partitions) is idle."""
-    return [{**member, "idle": not member.get("partitions")} for member in read_members(lake)]
