@@ -90,6 +90,11 @@ def run_once(lake: Lake, trigger: Trigger, record: RunRecord | None = None) -> b
     return False
 
 
+def run_queued(lake: Lake, record: RunRecord) -> bool:
+    """Run a request already claimed (marked running), under its own record and trigger."""
+    return run_once(lake, record.trigger, record)
+
+
 def uncovered_earlier_generations(lake: Lake) -> bool:
     """Whether archived events of an earlier topic generation are in no batch version yet."""
     manifest = lake.read_manifest()
@@ -105,10 +110,15 @@ def views_to_recompute(lake: Lake, catalog: Catalog) -> list[str]:
 
 def recompute_changed_views(lake: Lake, catalog: Catalog, stop: threading.Event) -> None:
     """Run a batch now if a view is new or changed; after a failure, again every
-    ``RETRY_SECONDS`` until one succeeds (such a view answers 503 until then)."""
+    ``RETRY_SECONDS`` until one succeeds (such a view answers 503 until then). A request
+    queued meanwhile (``make batch``, ``POST /batch/runs``) is that run: every run recomputes
+    every view, and a views-changed run would only be refused behind it."""
+    runs = RunStore(lake)
     while changed := views_to_recompute(lake, catalog):
         log.info("views new or changed since the newest batch: %s; running a batch now", changed)
-        if run_once(lake, "views-changed") or stop.wait(RETRY_SECONDS):
+        queued = runs.claim_queued()
+        ran = run_queued(lake, queued) if queued else run_once(lake, "views-changed")
+        if ran or stop.wait(RETRY_SECONDS):
             return
 
 
@@ -133,7 +143,7 @@ def run_schedule(triggers: Triggers, lake: Lake, stop: threading.Event, catalog:
     while not stop.wait(POLL_SECONDS):
         queued = runs.claim_queued()
         if queued is not None:
-            triggers.ran(run_once(lake, "request", queued), time.monotonic(), automatic=False)
+            triggers.ran(run_queued(lake, queued), time.monotonic(), automatic=False)
             continue
         trigger = triggers.due(lake, time.monotonic())
         if trigger is not None:

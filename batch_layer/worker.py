@@ -2,12 +2,12 @@
 Spark session, a warm JVM, for every scheduled run.
 
 A fresh JVM costs every run its start and its warm-up: about a third of a run over 10 million
-events. The scheduler therefore starts the process on its first run and sends it one run id
+events. The scheduler therefore starts the process when it starts and sends it one run id
 per line on its stdin; the process answers each with the run's exit code on a pipe of its own
 (``--answers-fd``: Spark's JVM shares stdout). A run that fails ends the process, so the next
-run starts with a fresh JVM and a failure leaves nothing behind. The scheduler starts it when
-it starts, so the first run is warm too; ``make batch`` asks the scheduler for a run
-(``runner.batch``). This module imports no Spark: the scheduler stays small.
+run starts with a fresh JVM and a failure leaves nothing behind. Started with the scheduler, it
+warms its session before the first run (locally); ``make batch`` queues its run for the
+scheduler (``runner.batch``). This module imports no Spark: the scheduler stays small.
 """
 
 import contextlib
@@ -23,9 +23,9 @@ STOP_SECONDS = 60
 
 
 class JobWorker:
-    """The scheduler's handle on the worker process: started for the first run, and again
-    for the run after one that failed. Use it from the thread that lives as long as the
-    scheduler (the worker dies with that thread, ``die_with_parent``)."""
+    """The scheduler's handle on the worker process: started with the scheduler (or for the
+    first run), and again for the run after one that failed. Use it from the thread that
+    lives as long as the scheduler (the worker dies with that thread, ``die_with_parent``)."""
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self._env = env

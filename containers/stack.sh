@@ -234,8 +234,8 @@ cmd_is_up() {
 
 cmd_batch() {
     configure_compose
-    # through the serving API, so the scheduler's worker runs it (runner/batch.py)
-    docker compose exec -T serving python -m runner.batch
+    # queued for the scheduler, whose warm worker runs it (runner/batch.py)
+    docker compose exec -T scheduler python -m runner.batch
 }
 
 cmd_accept_loss() {

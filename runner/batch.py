@@ -1,22 +1,29 @@
 """`make batch`: one batch run now, by the running pipeline's scheduler, whose worker keeps a
-warm Spark session (``POST /batch/runs``, then the run's record until it ends).
+warm Spark session. The run is queued in the data directory, as ``POST /batch/runs`` queues
+one (so it needs no API key and no port: the command runs beside the data, on the host under
+`make run`, in the scheduler's container under Compose), and its record is followed until it
+ends.
 
-A run already queued or running (409) is waited for, and then one is requested again: a
-run's snapshot of the archive is taken when it starts, so only a run that starts after the
-command does covers every event accepted before it. With no pipeline answering, the run
+A run already queued or running is waited for, and then one is queued again: a run's
+snapshot of the archive is taken when it starts, so only a run that starts after the command
+does covers every event accepted before it. With no scheduler alive (no fresh beacon), the run
 happens here instead, in a Spark session of its own (``batch_layer.job``)."""
 
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
 
-import httpx
 from pydantic import Field
 
 from batch_layer import job
+from common.errors import LambdaError
+from common.monitoring.beacons import read_beacons
+from common.monitoring.stages import STAGE_OF_SERVICE
+from common.monitoring.status import is_up
+from common.runtime.logs import setup_logging
 from common.runtime.settings import CommonSettings
-from runner.client import ApiKeys
+from common.storage.batch_runs import RunBusy, RunRecord, RunStore
+from common.storage.lake import Lake
 
 POLL_SECONDS = 0.5
 PROGRESS_SECONDS = 10.0
@@ -27,7 +34,6 @@ ENDED = ("succeeded", "failed")
 class BatchRequestSettings(CommonSettings):
     """What `make batch` reads (prefix ``LAMBDA_``)."""
 
-    serving_port: int = Field(default=8001, ge=1, le=65535, description="the serving API's port")
     batch_wait_s: float = Field(
         default=3600,
         gt=0,
@@ -35,115 +41,89 @@ class BatchRequestSettings(CommonSettings):
     )
 
 
-class RunFailed(Exception):
-    """The run ended without publishing, or could not be requested or followed."""
+class RunFailed(LambdaError):
+    """The run could not be followed to its end in time."""
 
 
-class NoPipeline(Exception):
-    """Nothing answered the first request: no pipeline is running here."""
+def scheduler_alive(lake: Lake, now: float | None = None) -> bool:
+    """Whether a batch scheduler's beacon is fresh: one will take a queued run."""
+    at = time.time() if now is None else now
+    stage = STAGE_OF_SERVICE["scheduler"]
+    return any(b.stage == stage and is_up(b, at) for b in read_beacons(lake))
 
 
 class Requester:
-    """Requests runs from the serving API and follows them to their end."""
+    """Queues runs for the scheduler and follows them to their end."""
 
     def __init__(
         self,
-        client: httpx.Client,
-        serving: str,
+        runs: RunStore,
         say: Callable[[str], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client = client
-        self._serving = serving
+        self._runs = runs
         self._say = say
         self._clock = clock
 
-    def run(self, deadline: float) -> dict[str, Any]:
-        """A run that starts after this call, followed until it ends; its record.
-        ``NoPipeline`` when the serving API does not answer the first request."""
-        try:
-            response = self._request_run()
-        except httpx.TransportError as exc:
-            raise NoPipeline(str(exc)) from exc
+    def run(self, deadline: float) -> RunRecord:
+        """A run that starts after this call, followed until it ends; its record."""
         while True:
-            if response.status_code == 409:
-                busy = response.json()["id"]
-                self._say(f"batch run {busy} is queued or running: waiting for it to end first")
-                self.follow(busy, deadline)
-                response = self._retried(self._request_run, deadline)
+            try:
+                record = self._runs.begin("manual", state="queued")
+            except RunBusy as busy:
+                self._say(f"batch run {busy.run_id} is queued or running: waiting for it first")
+                self.follow(busy.run_id, deadline)
                 continue
-            _check(response)
-            return self.follow(response.json()["id"], deadline)
+            self._say(f"batch run {record.id} queued for the scheduler")
+            return self.follow(record.id, deadline)
 
-    def _request_run(self) -> httpx.Response:
-        return self._client.post(f"{self._serving}/batch/runs")
-
-    def follow(self, run_id: str, deadline: float) -> dict[str, Any]:
+    def follow(self, run_id: str, deadline: float) -> RunRecord:
         """Poll run ``run_id`` until it ends; its last record."""
         said = self._clock()
         while True:
-            response = self._retried(
-                lambda: self._client.get(f"{self._serving}/batch/runs/{run_id}"), deadline
-            )
-            _check(response)
-            record: dict[str, Any] = response.json()
-            if record["state"] in ENDED:
+            record = self._runs.get(run_id)
+            if record is None:
+                raise RunFailed(f"batch run {run_id}'s record is gone (or cannot be read)")
+            if record.state in ENDED:
                 return record
             now = self._clock()
             if now > deadline:
-                raise RunFailed(f"batch run {run_id} still {record['state']} at the deadline")
+                raise RunFailed(f"batch run {run_id} still {record.state} at the deadline")
             if now - said >= PROGRESS_SECONDS:
                 said = now
-                hint = " (is the batch scheduler running?)" if record["state"] == "queued" else ""
-                self._say(f"batch run {run_id} {record['state']}{hint}")
+                hint = " (is the batch scheduler running?)" if record.state == "queued" else ""
+                self._say(f"batch run {run_id} {record.state}{hint}")
             time.sleep(POLL_SECONDS)  # the poll's pace: the record is the condition
 
-    def _retried(self, request: Callable[[], httpx.Response], deadline: float) -> httpx.Response:
-        """``request``'s response, asked again while the API does not answer (a restart of
-        the serving layer; the run goes on in the scheduler) until ``deadline``."""
-        while True:
-            try:
-                return request()
-            except httpx.TransportError as exc:
-                if self._clock() > deadline:
-                    raise RunFailed(f"the serving API stopped answering: {exc}") from exc
-                time.sleep(POLL_SECONDS)  # the API's restart is the condition
 
-
-def _check(response: httpx.Response) -> None:
-    if response.status_code in (401, 403):
-        raise RunFailed(
-            f"{response.request.url} answered {response.status_code}: starting a batch run "
-            "needs an admin key; set LAMBDA_API_KEY (or LAMBDA_ADMIN_KEYS)"
-        )
-    if response.is_error:
-        raise RunFailed(f"{response.request.url} answered {response.status_code}: {response.text}")
-
-
-def describe(record: dict[str, Any]) -> str:
-    """The line `make batch` prints for a published run (the same as ``batch_layer.job``'s)."""
+def describe(record: RunRecord) -> str:
+    """The line `make batch` prints for a published run (as ``batch_layer.job`` does)."""
     return (
-        f"batch version {record['version']} published: {record['events']} events, "
-        f"run {record['id']}, {record['duration_s'] or 0:.1f}s"
+        f"batch version {record.version} published: {record.events} events, "
+        f"run {record.id}, {record.duration_s or 0:.1f}s"
     )
 
 
 def main() -> int:
+    setup_logging("batch")
     settings = BatchRequestSettings()
-    serving = f"http://{settings.client_host}:{settings.serving_port}"
-    say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    with httpx.Client(timeout=30, auth=ApiKeys(settings)) as client:
-        requester = Requester(client, serving, say)
-        try:
-            record = requester.run(time.monotonic() + settings.batch_wait_s)
-        except NoPipeline as exc:
-            say(f"no pipeline answers at {serving} ({exc}): running the batch here")
-            return job.main()
-        except (RunFailed, httpx.HTTPError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-    if record["state"] != "succeeded":
-        print(f"error: batch run {record['id']} failed: {record['error']}", file=sys.stderr)
+    lake = Lake(settings.data_dir)
+    if not scheduler_alive(lake):
+        print(
+            "no batch scheduler is running here: running the batch in this process", file=sys.stderr
+        )
+        return job.main()
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        record = Requester(RunStore(lake), say).run(time.monotonic() + settings.batch_wait_s)
+    except LambdaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if record.state != "succeeded":
+        print(f"error: batch run {record.id} failed: {record.error}", file=sys.stderr)
         return 1
     print(describe(record))
     return 0

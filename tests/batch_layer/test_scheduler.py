@@ -133,3 +133,31 @@ def test_a_run_left_running_by_a_killed_job_is_marked_failed_at_start(tmp_path):
     assert record is not None and record.state == "failed"
     assert record.error is not None and "interrupted" in record.error
     assert runs.active() is None
+
+
+def test_a_request_queued_while_changed_views_wait_for_a_retry_is_what_runs_next(
+    tmp_path, monkeypatch
+):
+    """A views-changed run failed and a request (`make batch`) was queued meanwhile: the retry
+    runs that request (any run recomputes every view) instead of waiting behind it forever."""
+    lake = Lake(tmp_path)
+    lake.ensure()
+    lake.start_generation()
+    published(lake, {"buys": VIEWS.fingerprints()["buys"]})  # "taps" changed
+    runs = RunStore(lake)
+    ran: list[tuple[str, str | None]] = []
+    queued: list[str] = []
+
+    def fake_run(lake, trigger, record=None):
+        ran.append((trigger, record and record.id))
+        if len(ran) == 1:  # the views-changed run fails; a request is queued meanwhile
+            queued.append(runs.begin("manual", state="queued").id)
+            return False
+        published(lake, VIEWS.fingerprints())  # the request's run recomputed every view
+        return True
+
+    monkeypatch.setattr(scheduler, "run_once", fake_run)
+    monkeypatch.setattr(scheduler, "RETRY_SECONDS", 0.01)
+    stop = threading.Event()
+    scheduler.recompute_changed_views(lake, VIEWS, stop)
+    assert ran == [("views-changed", None), ("manual", queued[0])]

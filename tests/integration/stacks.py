@@ -231,7 +231,7 @@ class ComposePipeline(Pipeline):
         self._compose("unpause", service)
 
     def batch_command(self) -> list[str]:
-        return ["docker", "compose", "exec", "-T", "serving", "python", "-m", "runner.batch"]
+        return ["docker", "compose", "exec", "-T", "scheduler", "python", "-m", "runner.batch"]
 
     def pid(self, service: str) -> int | None:
         """The container's init process, as Docker reports it (0 while it is not running)."""
