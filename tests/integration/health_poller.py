@@ -18,11 +18,13 @@ class HealthPoller:
         self.url = url
         self.answers: list[tuple[int | None, float]] = []
         self._stop = threading.Event()
+        self.asking = threading.Event()  # set as the first request goes out
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         with httpx.Client(timeout=30) as client:
             while not self._stop.is_set():
+                self.asking.set()
                 started = time.monotonic()
                 try:
                     status: int | None = client.get(self.url).status_code
@@ -39,10 +41,14 @@ class HealthPoller:
 
 @contextmanager
 def polling(url: str) -> Iterator[HealthPoller]:
-    """Poll ``url`` until the block ends (and its last answer is in)."""
+    """Poll ``url`` until the block ends (and its last answer is in). The block starts once the
+    first request is on its way, so at least one answer is from its time, however the threads
+    are scheduled (a block that ended before the thread first ran left no answer at all)."""
     poller = HealthPoller(url)
     poller._thread.start()
     try:
+        if not poller.asking.wait(60):
+            raise AssertionError(f"the poller of {url} did not start within 60 s")
         yield poller
     finally:
         poller._stop.set()

@@ -3,6 +3,7 @@ socket of every process of a running pipeline (the broker, each service, their w
 LAMBDA_BIND_HOST, 127.0.0.1 by default: read from the kernel's tables (/proc/net/tcp and
 tcp6) for the sockets those processes hold, as `ss -ltnp` does."""
 
+import ipaddress
 import os
 import socket
 import struct
@@ -53,7 +54,10 @@ def address(hex_address: str) -> tuple[str, int]:
     if len(raw) == 4:
         return socket.inet_ntop(socket.AF_INET, raw[::-1]), int(port, 16)
     words = struct.unpack("<4I", raw)
-    return socket.inet_ntop(socket.AF_INET6, struct.pack(">4I", *words)), int(port, 16)
+    host6 = ipaddress.IPv6Address(struct.pack(">4I", *words))
+    # An IPv4 address on an IPv6 socket (Java's, e.g. Spark's driver) is that IPv4 address.
+    mapped = host6.ipv4_mapped
+    return str(mapped) if mapped is not None else str(host6), int(port, 16)
 
 
 def listeners(pids: set[int]) -> list[tuple[str, int, int]]:
