@@ -1,5 +1,6 @@
 """Writes validated events to Kafka and waits until the broker acknowledged every one."""
 
+import contextlib
 import threading
 import time
 
@@ -17,7 +18,14 @@ class EventTooLarge(LambdaError):
 
 
 class Publisher:
-    """An idempotent, acks=all producer shared by every request."""
+    """An idempotent, acks=all producer shared by every request.
+
+    A producer that failed a request is retired: the next request gets a new one. kafka-python
+    (3.0.x) leaves an idempotent producer without a producer id for good once a batch it had
+    sent expires (its ``reset_producer_id`` keeps the state READY, so no InitProducerId follows),
+    and every later send would time out. Retiring costs nothing the request had not lost already:
+    its records are refused (503), and a client's retry of an event is counted once by its id.
+    """
 
     def __init__(self, settings: CommonSettings, ack_timeout_s: float) -> None:
         self.topic = settings.topic
@@ -40,6 +48,7 @@ class Publisher:
         except (MessageSizeTooLargeError, RecordListTooLargeError) as exc:
             raise EventTooLarge(f"an event is larger than the broker accepts: {exc}") from exc
         except KafkaError as exc:
+            self._retire(producer)
             raise BrokerError(f"the broker did not acknowledge in time: {exc}") from exc
 
     def _connected(self) -> KafkaProducer:
@@ -55,6 +64,24 @@ class Publisher:
                 )
             return self._producer
 
+    def _retire(self, producer: KafkaProducer) -> None:
+        """Replace ``producer`` for the requests after this one, unless a concurrent request
+        already did; its unfinished sends fail at once (their requests answer 503)."""
+        with self._lock:
+            if self._producer is not producer:
+                return
+            self._producer = None
+        threading.Thread(target=_close, args=(producer, 0), daemon=True).start()
+
     def close(self) -> None:
-        if self._producer is not None:
-            self._producer.close(timeout=5)
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            _close(producer, 5)
+
+
+def _close(producer: KafkaProducer, timeout_s: float) -> None:
+    """Close ``producer``, sending what it holds for up to ``timeout_s``; what it could not
+    send was refused to its requests already."""
+    with contextlib.suppress(KafkaError):
+        producer.close(timeout=timeout_s)
