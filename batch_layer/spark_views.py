@@ -12,7 +12,7 @@ from batch_layer.settings import BatchSettings
 from common.model.ddl import ddl_of
 from common.model.events import RESERVED_TYPE_PREFIX
 from common.model.metric_kinds import BUCKET_COLUMN, SLICE_COLUMNS, state_columns, view_columns
-from common.model.view_inputs import input_batches, input_column, input_schema
+from common.model.view_inputs import fed_metrics, input_batches, input_column, input_schema
 from common.model.views import Metric, View
 from common.storage import master
 
@@ -114,7 +114,7 @@ def compute_view(events: DataFrame, view: View) -> DataFrame:
         .select("ts", "props", "generation", "partition")
         .mapInArrow(partial(input_batches, view), ddl_of(input_schema(view)))
     )
-    aggregates = [agg for m in view.metrics for agg in _aggregates(m)]
+    aggregates = [agg for m in view.metrics for agg in _aggregates(view, m)]
     keys = [BUCKET_COLUMN, *view.dimensions, *SLICE_COLUMNS]
     # Shuffled by group first: each task then holds whole groups, and sketches are built
     # once rather than as partial sketches per task that are serialized and merged.
@@ -130,9 +130,9 @@ def events_by_partition(events: DataFrame) -> dict[int, dict[int, int]]:
     return counts
 
 
-def _aggregates(metric: Metric) -> list[Column]:
+def _aggregates(view: View, metric: Metric) -> list[Column]:
     """Each state column of the metric, aggregated from its input column."""
-    source = f"`{input_column(metric)}`" if metric.field else "NULL"
+    source = f"`{input_column(metric)}`" if metric in fed_metrics(view) else "1"
     return [
         F.expr(column.part.spark.format(x=source)).alias(column.name)
         for column in state_columns(metric)

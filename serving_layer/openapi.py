@@ -18,6 +18,11 @@ class ViewSummary(BaseModel):
     dimensions: list[str]
     granularity: str
     metrics: dict[str, str] = Field(description="metric name: kind")
+    where: dict[str, dict[str, Any]] | None = Field(
+        default=None,
+        description="the events that feed the view, when not all of its type: "
+        "{property: {operator: operand}}",
+    )
 
 
 class ViewList(BaseModel):

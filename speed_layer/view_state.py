@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from common.model.events import Event
 from common.model.metric_kinds import BUCKET_COLUMN, state_columns, view_state_columns
-from common.model.view_inputs import Key, group_key, input_reader
+from common.model.view_inputs import Key, admits, group_key, input_reader
 from common.model.views import View
 
 Slots = list[Any]
@@ -24,10 +24,13 @@ class ViewState:
             (c.part.fold, i) for i, m in enumerate(view.metrics) for c in state_columns(m)
         ]
         self._readers = [input_reader(m) for m in view.metrics]
+        self._admits = admits(view)
 
     def apply(self, event: Event) -> None:
-        """Fold one event (of this view's type) into its group."""
+        """Fold one event (of this view's type) into its group, if the view admits it."""
         props = event.props
+        if not self._admits(props):
+            return
         key = group_key(self.view, event.ts, props)
         slots = self.groups.get(key)
         if slots is None:

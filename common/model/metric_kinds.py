@@ -55,7 +55,14 @@ class Part:
 PARTS = {
     p.name: p
     for p in (
-        Part("count", pa.int64(), lambda: 0, lambda s, v: s + 1, "count(1)", "sum({x})::BIGINT"),
+        Part(
+            "count",
+            pa.int64(),
+            lambda: 0,
+            lambda s, v: s if v is None else s + 1,
+            "count({x})",
+            "sum({x})::BIGINT",
+        ),
         Part(
             "sum",
             pa.float64(),

@@ -22,12 +22,31 @@ def group_key(view: View, ts: int, props: dict[str, Any]) -> Key:
     return (bucket_of(ts, view.granularity), *(text_of(props.get(d)) for d in view.dimensions))
 
 
-def input_reader(metric: Metric) -> Callable[[dict[str, Any]], float | str | None]:
-    """How a metric reads an event's properties: a number, or text for ``distinct`` (None:
-    ignored; always for ``count``, which reads no field)."""
+Reader = Callable[[dict[str, Any]], float | str | None]
+
+
+def admits(view: View) -> Callable[[dict[str, Any]], bool]:
+    """Whether an event (of the view's type) feeds the view: its ``where``, if it has one."""
+    if view.where is None:
+        return lambda props: True
+    return view.where.predicate()
+
+
+def input_reader(metric: Metric) -> Reader:
+    """How a metric reads an event's properties: a number, or text for ``distinct``; None is
+    ignored. ``count`` reads 1 (an event it counts). An event outside the metric's ``where``
+    reads None."""
+    read = _field_reader(metric)
+    if metric.where is None:
+        return read
+    matches = metric.where.predicate()
+    return lambda props: read(props) if matches(props) else None
+
+
+def _field_reader(metric: Metric) -> Reader:
     field = metric.field
     if field is None:
-        return lambda props: None
+        return lambda props: 1.0
     if KINDS[metric.kind].reads_text:
         return lambda props: text_of(props.get(field))
     return lambda props: number_of(props.get(field))
@@ -39,8 +58,9 @@ def input_column(metric: Metric) -> str:
 
 
 def fed_metrics(view: View) -> list[Metric]:
-    """The metrics that read a field (all but ``count``)."""
-    return [m for m in view.metrics if m.field is not None]
+    """The metrics whose input differs between events: all but an unfiltered ``count``
+    (whose input is always 1, so Spark counts rows)."""
+    return [m for m in view.metrics if m.field is not None or m.where is not None]
 
 
 def input_schema(view: View) -> pa.Schema:
@@ -67,9 +87,15 @@ def input_batches(view: View, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.
     the speed layer calls per event: ``bucket_of``'s, ``text_of`` and ``input_reader``."""
     schema = input_schema(view)
     readers = [input_reader(m) for m in fed_metrics(view)]
+    admitted = admits(view)
     size = GRANULARITY_MS[view.granularity]
-    for batch in batches:
+    for read_batch in batches:
+        batch = read_batch
         events = [props_of(raw) for raw in batch.column("props").to_pylist()]
+        if view.where is not None:  # the events the view's where admits, in both layers
+            kept = [admitted(props) for props in events]
+            batch = batch.filter(pa.array(kept, pa.bool_()))
+            events = [props for props, keep in zip(events, kept, strict=True) if keep]
         columns: list[list[Any]] = [
             [ts - ts % size for ts in batch.column("ts").to_pylist()],  # bucket_of
             *([text_of(props.get(d)) for props in events] for d in view.dimensions),

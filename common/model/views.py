@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from common.errors import ViewsError
+from common.model.conditions import Where, parse_where
 from common.model.timeutil import GRANULARITIES
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -18,6 +19,7 @@ FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TYPE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 NUMERIC_KINDS = ("sum", "min", "max", "avg")
 FIELD_KINDS = (*NUMERIC_KINDS, "distinct")
+METRIC_KINDS = ("count", *FIELD_KINDS)
 RESERVED = frozenset({"bucket", "id", "type", "ts"})
 STORAGE_FORMAT = 2
 """Part of every fingerprint: data stored under another format (1: batch views without the
@@ -26,16 +28,31 @@ partition columns) is recomputed like a changed definition."""
 
 @dataclass(frozen=True)
 class Metric:
-    """One output metric: its name, kind, and the event field it reads (None for count)."""
+    """One output metric: its name, kind, the event field it reads (None for count), and the
+    events it reads (``where``; None: all of the view's)."""
 
     name: str
     kind: str
     field: str | None
+    where: Where | None = None
 
     @property
-    def spec(self) -> str | dict[str, str]:
-        """The metric as written in views.yaml."""
-        return self.kind if self.field is None else {self.kind: self.field}
+    def spec(self) -> str | dict[str, Any]:
+        """The metric as views.yaml can write it."""
+        if self.where is None:
+            return self.kind if self.field is None else {self.kind: self.field}
+        spec: dict[str, Any] = {"kind": self.kind}
+        if self.field is not None:
+            spec["field"] = self.field
+        return {**spec, "where": self.where.spec()}
+
+    def definition(self) -> list[Any]:
+        """What the metric's stored state depends on (unchanged for a metric without
+        ``where``, so that adding the option recomputed no view)."""
+        stored: list[Any] = [self.kind, self.field]
+        if self.where is not None:
+            stored.append({"where": self.where.spec()})
+        return stored
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,7 @@ class View:
     dimensions: tuple[str, ...]
     granularity: str
     metrics: tuple[Metric, ...]
+    where: Where | None = None
 
     def numeric_fields(self) -> set[str]:
         """Fields this view reads as numbers."""
@@ -56,12 +74,15 @@ class View:
         """What the stored data depends on, normalised: not the view's name (a view is stored
         and looked up by name, so a renamed view is a new one anyway), nor the order of
         dimensions and metrics (stored columns are read by name)."""
-        return {
+        stored = {
             "event_type": self.event_type,
             "dimensions": sorted(self.dimensions),
             "granularity": self.granularity,
-            "metrics": {m.name: [m.kind, m.field] for m in sorted(self.metrics, key=_name)},
+            "metrics": {m.name: m.definition() for m in sorted(self.metrics, key=_name)},
         }
+        if self.where is not None:
+            stored["where"] = self.where.spec()
+        return stored
 
     def fingerprint(self) -> str:
         """A stable hash of :meth:`definition`: equal across processes, file layouts and key
@@ -72,13 +93,16 @@ class View:
 
     def describe(self) -> dict[str, Any]:
         """The view as the serving API lists it."""
-        return {
+        described = {
             "name": self.name,
             "event_type": self.event_type,
             "dimensions": list(self.dimensions),
             "granularity": self.granularity,
             "metrics": {m.name: m.kind for m in self.metrics},
         }
+        if self.where is not None:
+            described["where"] = self.where.spec()
+        return described
 
 
 @dataclass(frozen=True)
@@ -146,7 +170,7 @@ def _parse_view(raw: Any, where: str) -> View:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ViewsError(f"{where}: field 'name': must match [a-z][a-z0-9_]*, got {name!r}")
     where = f"{where.split(': view #', maxsplit=1)[0]}: view '{name}'"
-    unknown = set(raw) - {"name", "event_type", "dimensions", "granularity", "metrics"}
+    unknown = set(raw) - {"name", "event_type", "dimensions", "granularity", "metrics", "where"}
     if unknown:
         raise ViewsError(f"{where}: field '{sorted(unknown)[0]}': unknown field")
     event_type = raw.get("event_type")
@@ -166,7 +190,10 @@ def _parse_view(raw: Any, where: str) -> View:
     clash = set(dimensions) & {m.name for m in metrics}
     if clash:
         raise ViewsError(f"{where}: field 'metrics': '{sorted(clash)[0]}' is also a dimension")
-    return View(name, event_type, dimensions, granularity, metrics)
+    condition = None
+    if "where" in raw:
+        condition = parse_where(raw["where"], where, "where", FIELD_RE, RESERVED)
+    return View(name, event_type, dimensions, granularity, metrics, condition)
 
 
 def _parse_dimensions(raw: Any, where: str) -> tuple[str, ...]:
@@ -202,19 +229,41 @@ def _parse_metric(name: Any, spec: Any, where: str) -> Metric:
             f"{where}: field 'metrics': metric name {name!r} must match [a-z][a-z0-9_]*, "
             "without '__' (kept for state columns), and not be 'bucket'"
         )
+    view, where = where, f"{where}: field 'metrics.{name}'"
     if spec == "count":
         return Metric(name, "count", None)
-    if isinstance(spec, dict) and len(spec) == 1:
-        kind, field = next(iter(spec.items()))
-        if kind in FIELD_KINDS:
-            if not isinstance(field, str) or not FIELD_RE.fullmatch(field) or field in RESERVED:
-                raise ViewsError(
-                    f"{where}: field 'metrics.{name}': {kind} needs a property name "
-                    f"([A-Za-z_][A-Za-z0-9_]*, not one of {', '.join(sorted(RESERVED))}), "
-                    f"got {field!r}"
-                )
-            return Metric(name, kind, field)
-    raise ViewsError(
-        f"{where}: field 'metrics.{name}': expected 'count' or one of "
-        f"{{sum|min|max|avg|distinct: field}}, got {spec!r}"
-    )
+    if not isinstance(spec, dict):
+        raise ViewsError(
+            f"{where}: expected 'count', {{kind: field}} or {{kind: K, field: F, where: W}}, "
+            f"got {spec!r}"
+        )
+    options = dict(spec)
+    if "kind" in options:  # the long form
+        kind, field = options.pop("kind"), options.pop("field", None)
+    else:
+        kinds = [key for key in options if key in METRIC_KINDS]
+        if len(kinds) != 1:
+            raise ViewsError(
+                f"{where}: expected one kind of {', '.join(METRIC_KINDS)} as a key, or "
+                f"'kind:', got {spec!r}"
+            )
+        kind = kinds[0]
+        field = options.pop(kind)
+    if kind not in METRIC_KINDS:
+        raise ViewsError(f"{where}: unknown kind {kind!r} (kinds: {', '.join(METRIC_KINDS)})")
+    if kind == "count":
+        if field is not None:
+            raise ViewsError(f"{where}: count reads no field, got {field!r}")
+        field = None
+    elif not isinstance(field, str) or not FIELD_RE.fullmatch(field) or field in RESERVED:
+        raise ViewsError(
+            f"{where}: {kind} needs a property name ([A-Za-z_][A-Za-z0-9_]*, not one of "
+            f"{', '.join(sorted(RESERVED))}), got {field!r}"
+        )
+    condition = None
+    if "where" in options:
+        path = f"metrics.{name}.where"
+        condition = parse_where(options.pop("where"), view, path, FIELD_RE, RESERVED)
+    if options:
+        raise ViewsError(f"{where}: unknown option {sorted(options, key=str)[0]!r} for {kind}")
+    return Metric(name, kind, field, condition)

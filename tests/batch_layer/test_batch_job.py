@@ -26,6 +26,22 @@ CATALOG = parse_catalog(
             purchase_view(
                 "totals", "day", None, {"orders": "count", "buyers": {"distinct": "user"}}
             ),
+            {
+                **purchase_view(
+                    "filtered",
+                    "hour",
+                    ["country"],
+                    {
+                        "orders": "count",
+                        "big": {"kind": "count", "where": {"amount": {"gt": 1000}}},
+                        "big_revenue": {"sum": "amount", "where": {"amount": {"ge": 1000}}},
+                        "vip_low": {"min": "amount", "where": {"vip": True}},
+                        "named": {"distinct": "user_id", "where": {"user_id": {"lt": "u2"}}},
+                        "unpriced": {"kind": "count", "where": {"amount": {"is_null": True}}},
+                    },
+                ),
+                "where": {"country": {"not_in": ["DE"]}, "user": {"ne": "v7"}},
+            },
         ]
     }
 )

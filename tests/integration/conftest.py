@@ -16,6 +16,7 @@ from stacks import ComposePipeline, LocalPipeline, Pipeline, local_pipeline
 
 from common.model.timeutil import GRANULARITY_MS, format_bucket, parse_rfc3339
 from common.model.views import View, load_catalog
+from tests.support.where_sql import where_sql
 
 VIEWS_FILE = Path(__file__).with_name("views.yaml")
 START_TIMEOUT_S = 120
@@ -129,15 +130,22 @@ class GroundTruth:
     def rows(self, view: View, granularity: str | None = None) -> list[dict[str, Any]]:
         size = GRANULARITY_MS[granularity or view.granularity]
         connection = duckdb.connect()
-        connection.register("raw", self._table())
+        table = self._table()
+        connection.register("raw", table)
+        numeric = {f.name for f in table.schema if pa.types.is_floating(f.type)}
         dims = [f'"{d}"' for d in view.dimensions]
-        metrics = [_truth_metric(m.kind, m.field, m.name) for m in view.metrics]
+        metrics = [
+            f"{_truth_metric(m.kind, m.field)} FILTER (WHERE {where_sql(m.where, numeric)}) "
+            f"AS {m.name}"
+            for m in view.metrics
+        ]
         sql = (
             "WITH events AS (SELECT * FROM raw "
             "QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq) = 1) "
             f"SELECT ts - ts % {size} AS bucket{''.join(', ' + d for d in dims)}, "
             f"{', '.join(metrics)} "
-            f"FROM events WHERE type = ? GROUP BY ALL ORDER BY ALL"
+            f"FROM events WHERE type = ? AND {where_sql(view.where, numeric)} "
+            "GROUP BY ALL ORDER BY ALL"
         )
         result = connection.execute(sql, [view.event_type])
         names = [d[0] for d in result.description]
@@ -180,15 +188,15 @@ def _assert_metric(view: str, kind: str, key: tuple, got: Any, want: Any) -> Non
         )
 
 
-def _truth_metric(kind: str, field_name: str | None, name: str) -> str:
+def _truth_metric(kind: str, field_name: str | None) -> str:
     column = f'"{field_name}"'
     return {
-        "count": f"count(*) AS {name}",
-        "sum": f"sum({column}) AS {name}",
-        "min": f"min({column}) AS {name}",
-        "max": f"max({column}) AS {name}",
-        "avg": f"avg({column}) AS {name}",
-        "distinct": f"count(DISTINCT {column}) AS {name}",
+        "count": "count(*)",
+        "sum": f"sum({column})",
+        "min": f"min({column})",
+        "max": f"max({column})",
+        "avg": f"avg({column})",
+        "distinct": f"count(DISTINCT {column})",
     }[kind]
 
 

@@ -33,7 +33,20 @@ def error_of(*views) -> str:
 
 def test_repo_views_file_loads():
     catalog = load_catalog(REPO_VIEWS)
-    assert [v.name for v in catalog.views] == ["page_views_by_page", "revenue_by_country"]
+    assert [v.name for v in catalog.views] == [
+        "page_views_by_page",
+        "revenue_by_country",
+        "big_orders_by_country",
+    ]
+    big = catalog.get("big_orders_by_country")
+    assert big is not None and big.where is not None
+    assert big.where.spec() == {"country": {"ne": "US"}}
+    assert big.describe()["where"] == {"country": {"ne": "US"}}
+    assert [m.where.spec() if m.where else None for m in big.metrics] == [
+        None,
+        {"amount": {"ge": 50}},
+        {"amount": {"ge": 50}},
+    ]
     pages = catalog.get("page_views_by_page")
     assert pages is not None
     assert pages.event_type == "page_view"
@@ -294,3 +307,51 @@ def test_error_from_a_file_names_the_file_view_and_field(tmp_path):
         load_catalog(path)
     message = str(info.value)
     assert message.startswith(f"{path}: view 'shop': field 'metrics.revenue':")
+
+
+# -- where and the metric forms -----------------------------------------------------------
+
+
+def test_a_metric_where_follows_either_mapping_form():
+    short = {"sum": "amount", "where": {"amount": {"gt": 1}}}
+    long = {"kind": "sum", "field": "amount", "where": {"amount": {"gt": 1}}}
+    a = parse_catalog({"views": [a_view(metrics={"m": short})]}).views[0].metrics[0]
+    b = parse_catalog({"views": [a_view(metrics={"m": long})]}).views[0].metrics[0]
+    assert a == b and a.where is not None
+    assert a.spec == {"kind": "sum", "field": "amount", "where": {"amount": {"gt": 1}}}
+    counted = {"kind": "count", "where": {"amount": {"gt": 1}}}
+    metric = parse_catalog({"views": [a_view(metrics={"m": counted})]}).views[0].metrics[0]
+    assert (metric.kind, metric.field) == ("count", None)
+
+
+def test_where_changes_the_fingerprint_and_its_absence_does_not():
+    plain = parse_catalog({"views": [a_view()]}).views[0]
+    assert plain.definition()["metrics"]["revenue"] == ["sum", "amount"]  # as before `where`
+    filtered = parse_catalog({"views": [a_view(where={"country": "NL"})]}).views[0]
+    metric_filtered = parse_catalog(
+        {"views": [a_view(metrics={"orders": {"kind": "count", "where": {"x": 1}}})]}
+    ).views[0]
+    prints = {plain.fingerprint(), filtered.fingerprint(), metric_filtered.fingerprint()}
+    assert len(prints) == 3
+
+
+@pytest.mark.parametrize(
+    ("metric", "reason"),
+    [
+        ({"kind": "median", "field": "x"}, "field 'metrics.m': unknown kind 'median'"),
+        ({"kind": "count", "field": "x"}, "field 'metrics.m': count reads no field"),
+        ({"sum": "x", "max": "y"}, "field 'metrics.m': expected one kind"),
+        ({"sum": "x", "k": 5}, "field 'metrics.m': unknown option 'k' for sum"),
+        ({"sum": "x", "where": {"x": {"near": 1}}}, "field 'metrics.m.where.x': unknown operator"),
+        ({"kind": "sum"}, "field 'metrics.m': sum needs a property name"),
+    ],
+)
+def test_an_invalid_metric_names_the_view_the_metric_and_the_reason(metric, reason):
+    message = error_of(a_view(metrics={"m": metric}))
+    assert message.startswith("test.yaml: view 'revenue_by_country': ")
+    assert reason in message
+
+
+def test_an_invalid_view_where_names_the_view():
+    message = error_of(a_view(where={"country": {"ne": None}}))
+    assert "view 'revenue_by_country': field 'where.country.ne': null never compares" in message
