@@ -94,7 +94,8 @@ class ViewAnswer(BaseModel):
     view: str
     granularity: str
     rows: list[dict[str, Any]] = Field(
-        description="{bucket, <dimensions>, <metrics>}, ordered by bucket, then dimensions"
+        description="{bucket, <dimensions>, <metrics>}, ordered by order_by (if given), then "
+        "bucket, then dimensions"
     )
     meta: AnswerMeta
 
@@ -161,7 +162,8 @@ VIEW_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": Message, "description": "no view of that name"},
     422: {
         "model": ParamProblems,
-        "description": "a bad query parameter (a limit over LAMBDA_SERVING_MAX_ROWS among them)",
+        "description": "a bad query parameter (a limit over LAMBDA_SERVING_MAX_ROWS among "
+        "them, or an order by a distinct metric over more rows than it can estimate)",
     },
     503: {
         "model": Message,

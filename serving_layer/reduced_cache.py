@@ -30,14 +30,18 @@ for _side in ("batch", "speed"):
 
 def cache_key(part: Hashable, spec: QuerySpec) -> Hashable:
     """What a reduced part depends on: the part (a batch version and its slices, or a speed
-    file) and the query (not the limit, not the source)."""
+    file) and the query: its buckets (granularity and zone), groups, filters, time range and
+    the metrics reduced. Not what only finishes or cuts the merged rows: the order, the limit,
+    the quantiles' fractions; nor the source."""
     filters = tuple(sorted(spec.filters.items()))
     return (
         part,
         spec.view.name,
         spec.granularity,
+        spec.tz,
         spec.group_by,
         filters,
+        tuple(m.name for m in spec.metrics),
         spec.start_ms,
         spec.end_ms,
     )

@@ -14,9 +14,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from common.model.jsonschema import rfc3339
-from common.model.timeutil import GRANULARITIES, GRANULARITY_MS
 from common.model.views import Catalog, View
-from serving_layer.query_spec import SOURCES
+from serving_layer.periods import QUERY_GRANULARITIES, coarseness
+from serving_layer.query_spec import DEFAULT_QUANTILES, SOURCES, UNORDERABLE_KINDS
 
 TEMPLATE = "/views/{name}"
 
@@ -66,39 +66,69 @@ def view_operation(template: dict[str, Any], view: View, max_rows: int) -> dict[
     return operation
 
 
-MAX_LISTED_DIMENSIONS = 4
-"""Up to this many dimensions, every order of every subset is listed (65 values at most);
-beyond, a pattern (the count of orders grows factorially: 9.8 million for 10)."""
+MAX_LISTED_NAMES = 4
+"""Up to this many dimensions (or metrics), every order of every subset is listed (65 values
+at most); beyond, a pattern (the count of orders grows factorially: 9.8 million for 10)."""
 
 
-def _group_by_schema(dimensions: list[str]) -> dict[str, Any]:
-    schema: dict[str, Any] = {
-        "type": "string",
-        "description": "comma-separated dimensions (default: all; empty for none)",
-    }
-    if len(dimensions) <= MAX_LISTED_DIMENSIONS:
+def _subsets_schema(names: list[str], description: str, empty: bool) -> dict[str, Any]:
+    """A comma-separated subset of ``names`` in any order (``empty``: none at all too)."""
+    schema: dict[str, Any] = {"type": "string", "description": description}
+    if len(names) <= MAX_LISTED_NAMES:
         schema["enum"] = [
-            ",".join(p) for n in range(len(dimensions) + 1) for p in permutations(dimensions, n)
+            ",".join(p)
+            for n in range(0 if empty else 1, len(names) + 1)
+            for p in permutations(names, n)
         ]
     else:
-        one = "|".join(dimensions)
-        schema["pattern"] = f"^(({one})(,({one}))*)?$"
+        one = "|".join(names)
+        listed = f"({one})(,({one}))*"
+        schema["pattern"] = f"^({listed})?$" if empty else f"^{listed}$"
     return schema
 
 
 def view_parameters(view: View, max_rows: int) -> dict[str, dict[str, Any]]:
     """JSON Schema of each query parameter of one view."""
-    own = GRANULARITY_MS[view.granularity]
     dimensions = list(view.dimensions)
+    metrics = [m.name for m in view.metrics]
+    orderable = "|".join(
+        ["bucket", *dimensions, *(m.name for m in view.metrics if m.kind not in UNORDERABLE_KINDS)]
+    )
     parameters: dict[str, dict[str, Any]] = {
         "start": rfc3339("inclusive, on the bucket time"),
         "end": rfc3339("exclusive, on the bucket time"),
         "granularity": {
             "type": "string",
-            "enum": [g for g in GRANULARITIES if GRANULARITY_MS[g] >= own],
-            "description": "the view's own or coarser (buckets roll up)",
+            "enum": [
+                g for g in QUERY_GRANULARITIES if coarseness(g) >= coarseness(view.granularity)
+            ],
+            "description": "the view's own or coarser (buckets roll up; week: ISO, from Monday)",
         },
-        "group_by": _group_by_schema(dimensions),
+        "tz": {
+            "type": "string",
+            "description": "an IANA time zone (Europe/Amsterdam) for day, week and month "
+            "buckets: they start at local midnight and carry its offset; refused when the "
+            "view's own buckets cannot make up its days (an offset that is no whole number "
+            "of them)",
+        },
+        "group_by": _subsets_schema(
+            dimensions, "comma-separated dimensions (default: all; empty for none)", empty=True
+        ),
+        "metrics": _subsets_schema(
+            metrics, "comma-separated metrics (default: all), in the view's order", empty=False
+        ),
+        "order_by": {
+            "type": "string",
+            "pattern": f"^-?({orderable})(,-?({orderable}))*$",
+            "description": "comma-separated, -name descending: bucket, grouped dimensions or "
+            "metrics asked for; applied before limit, then bucket and dimensions; nulls last",
+        },
+        "quantiles": {
+            "type": "string",
+            "pattern": r"^0?\.[0-9]+(,0?\.[0-9]+)*$",
+            "description": "comma-separated fractions between 0 and 1 for quantiles metrics "
+            f"(default {','.join(map(str, DEFAULT_QUANTILES))})",
+        },
         "source": {"type": "string", "enum": list(SOURCES), "description": "the layer answering"},
         "limit": {"type": "integer", "minimum": 1, "maximum": max_rows, "description": "rows"},
     }

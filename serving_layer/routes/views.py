@@ -28,11 +28,23 @@ async def query_view(
     state: StateDep,
     start: Annotated[str | None, Query(description="RFC 3339, inclusive, on the bucket")] = None,
     end: Annotated[str | None, Query(description="RFC 3339, exclusive, on the bucket")] = None,
-    granularity: Annotated[str | None, Query(description="the view's own or coarser")] = None,
+    granularity: Annotated[
+        str | None, Query(description="the view's own or coarser: minute, hour, day, week, month")
+    ] = None,
     group_by: Annotated[str | None, Query(description="comma-separated dimensions")] = None,
     filter: Annotated[list[str] | None, Query(description="dimension:value, repeatable")] = None,
     source: Annotated[str | None, Query(description="merged, batch or speed")] = None,
     limit: Annotated[int | None, Query(description="rows to return")] = None,
+    metrics: Annotated[str | None, Query(description="comma-separated metrics")] = None,
+    order_by: Annotated[
+        str | None, Query(description="comma-separated metrics or dimensions, -name descending")
+    ] = None,
+    tz: Annotated[
+        str | None, Query(description="IANA time zone of day, week and month buckets")
+    ] = None,
+    quantiles: Annotated[
+        str | None, Query(description="comma-separated fractions for quantiles metrics")
+    ] = None,
 ) -> Response:
     """The view's rows, batch and speed merged exactly, with freshness in ``meta``; at most
     ``LAMBDA_SERVING_MAX_ROWS`` of them (``meta.truncated`` says whether there were more).
@@ -54,15 +66,18 @@ async def query_view(
             source=source,
             limit=limit,
             max_rows=state.settings.serving_max_rows,
+            metrics=metrics,
+            order_by=order_by,
+            tz=tz,
+            quantiles=quantiles,
         )
-    except QueryError as exc:
-        raise HTTPException(
-            422, [{"loc": ["query", exc.param], "msg": exc.message, "type": "value_error"}]
-        ) from exc
-    try:
         body = await anyio.to_thread.run_sync(
             partial(answer, state, spec, deadline), limiter=state.queries
         )
+    except QueryError as exc:  # a bad parameter, or one the rows turn out too many for
+        raise HTTPException(
+            422, [{"loc": ["query", exc.param], "msg": exc.message, "type": "value_error"}]
+        ) from exc
     except (QueryTimeout, Unavailable) as exc:
         retry_after = str(state.settings.retry_after_seconds)
         raise HTTPException(503, str(exc), headers={"Retry-After": retry_after}) from exc

@@ -10,6 +10,7 @@ from common.model.events import Event
 from common.model.views import parse_catalog
 from serving_layer.main import create_app
 from serving_layer.merge import merge
+from serving_layer.periods import Buckets
 from serving_layer.query_spec import QueryError, bucket_ceiling
 from serving_layer.reduced_cache import cache_key
 from serving_layer.settings import ServingSettings
@@ -20,14 +21,22 @@ from tests.support.slices import publish_slice
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z
 HOUR = 3_600_000
 CATALOG = parse_catalog(
-    {"views": [purchase_view("orders", "hour", ["country"], {"orders": "count"})]}
+    {
+        "views": [
+            purchase_view("orders", "hour", ["country"], {"orders": "count"}),
+            purchase_view("buyers", "hour", ["country"], {"buyers": {"distinct": "user_id"}}),
+        ]
+    }
 )
 ORDERS = CATALOG.get("orders")
 GROUPS = 12  # one event per country
 
 
 def events(count: int = GROUPS) -> list[Event]:
-    return [Event(f"e{i}", "purchase", T0, {"country": f"c{i:03d}"}) for i in range(count)]
+    return [
+        Event(f"e{i}", "purchase", T0, {"country": f"c{i:03d}", "user_id": f"u{i}"})
+        for i in range(count)
+    ]
 
 
 # -- start and end on the buckets they select ---------------------------------------------
@@ -47,8 +56,8 @@ def test_a_start_on_a_bucket_stays_and_a_rolled_up_query_rounds_to_its_own_bucke
     assert spec_of(ORDERS, start="2026-01-31T17:00:00Z").start_ms == T0
     day = spec_of(ORDERS, start="2026-01-31T17:00:00Z", granularity="day")
     assert day.start_ms == T0 + 7 * HOUR  # the next midnight
-    assert bucket_ceiling(None, HOUR) is None
-    assert bucket_ceiling(T0 - 1, HOUR) == T0
+    assert bucket_ceiling(None, Buckets("hour")) is None
+    assert bucket_ceiling(T0 - 1, Buckets("hour")) == T0
 
 
 def test_rounding_selects_what_the_bucket_rule_selects(tmp_path):
@@ -118,6 +127,47 @@ def test_the_route_caps_rows_and_refuses_a_larger_limit(lake):
     with client(lake, serving_max_rows=GROUPS) as http:
         answer = http.get("/views/orders").json()
         assert len(answer["rows"]) == GROUPS and answer["meta"]["truncated"] is False
+
+
+def test_the_route_orders_before_the_cap_and_rolls_up_in_a_zone(lake):
+    with client(lake, serving_max_rows=5) as http:
+        params = {"order_by": "-country", "granularity": "day", "tz": "Europe/Amsterdam"}
+        answer = http.get("/views/orders", params=params).json()
+        assert [r["country"] for r in answer["rows"]] == [f"c{i:03d}" for i in range(11, 6, -1)]
+        assert {r["bucket"] for r in answer["rows"]} == {"2026-01-31T00:00:00+01:00"}
+        assert answer["meta"]["truncated"] is True
+        answer = http.get("/views/buyers", params={"metrics": "buyers", "group_by": ""}).json()
+        assert answer["rows"] == [{"bucket": "2026-01-31T17:00:00Z", "buyers": GROUPS}]
+
+
+@pytest.mark.parametrize(
+    ("params", "param", "reason"),
+    [
+        ({"granularity": "day", "tz": "Asia/Kolkata"}, "tz", "UTC+05:30"),
+        ({"tz": "Europe/Amsterdam"}, "tz", "a day or coarser"),
+        ({"metrics": "revenue"}, "metrics", "not a metric of orders"),
+        ({"order_by": "-revenue"}, "order_by", "not a column of the answer"),
+        ({"quantiles": "0.5,2"}, "quantiles", "between 0 and 1"),
+    ],
+)
+def test_the_route_refuses_a_bad_new_parameter_with_422(lake, params, param, reason):
+    with client(lake) as http:
+        refused = http.get("/views/orders", params=params)
+        assert refused.status_code == 422
+        (problem,) = refused.json()["detail"]
+        assert problem["loc"] == ["query", param]
+        assert reason in problem["msg"]
+
+
+def test_ordering_by_a_distinct_metric_over_too_many_rows_answers_422(lake):
+    with client(lake, serving_max_rows=1) as http:  # 12 rows, 10 at most to estimate
+        refused = http.get("/views/buyers", params={"order_by": "-buyers"})
+        assert refused.status_code == 422, refused.text
+        (problem,) = refused.json()["detail"]
+        assert problem["loc"] == ["query", "order_by"]
+        assert "more than 10 rows" in problem["msg"]
+        answer = http.get("/views/buyers", params={"order_by": "-buyers", "group_by": ""})
+        assert answer.json()["rows"] == [{"bucket": "2026-01-31T17:00:00Z", "buyers": GROUPS}]
 
 
 def test_a_query_past_its_timeout_answers_503_with_retry_after(lake):

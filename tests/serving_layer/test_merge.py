@@ -5,6 +5,8 @@ and every answer is compared with a plain-Python computation from the events the
 """
 
 import random
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -12,10 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from common.model.events import Event
-from common.model.timeutil import GRANULARITY_MS, format_bucket
+from common.model.timeutil import GRANULARITY_MS, format_bucket, parse_rfc3339
 from common.model.values import text_of
 from common.model.views import parse_catalog
-from serving_layer.merge import merge, reduce_states, union_estimate
+from serving_layer.merge import ESTIMATE_ORDER_ROWS, merge, reduce_states, union_estimate
+from serving_layer.query_spec import QueryError
 from speed_layer.view_state import ViewState
 from tests.support.shop_views import purchase_view, spec_of
 
@@ -70,10 +73,18 @@ def query(files, view=SALES, **params):
 
 
 def expected_rows(
-    events, *, view=SALES, granularity=None, group_by=None, filters=(), start=None, end=None
+    events,
+    *,
+    view=SALES,
+    granularity=None,
+    tz=None,
+    group_by=None,
+    metrics=None,
+    filters=(),
+    start=None,
+    end=None,
 ):
     """The answer computed directly from the events."""
-    size = GRANULARITY_MS[granularity or view.granularity]
     dims = view.dimensions if group_by is None else group_by
     wanted: dict[str, set[str]] = {}
     for item in filters:
@@ -81,14 +92,14 @@ def expected_rows(
         wanted.setdefault(dimension, set()).add(value)
     groups = {}
     for event in events:
-        bucket = event.ts - event.ts % size
+        bucket, text = bucket_of(event.ts, granularity or view.granularity, tz)
         values = {d: text_of(event.props.get(d)) for d in view.dimensions}
         if any(values[d] not in allowed for d, allowed in wanted.items()):
             continue
         if (start is not None and bucket < start) or (end is not None and bucket >= end):
             continue
         group = groups.setdefault(
-            (bucket, *(values[d] for d in dims)), {"count": 0, "amounts": [], "users": set()}
+            (bucket, text, *(values[d] for d in dims)), {"count": 0, "amounts": [], "users": set()}
         )
         group["count"] += 1
         if event.props.get("amount") is not None:
@@ -97,9 +108,11 @@ def expected_rows(
             group["users"].add(text_of(event.props["user_id"]))
     rows = []
     for key, group in groups.items():
-        row = {"bucket": format_bucket(key[0]), **dict(zip(dims, key[1:], strict=True))}
+        row = {"bucket": key[1], **dict(zip(dims, key[2:], strict=True))}
         amounts = group["amounts"]
         for metric in view.metrics:
+            if metrics is not None and metric.name not in metrics:
+                continue
             row[metric.name] = {
                 "count": group["count"],
                 "sum": sum(amounts) if amounts else None,
@@ -110,6 +123,23 @@ def expected_rows(
             }[metric.kind]
         rows.append(row)
     return sort_rows(rows, dims)
+
+
+def bucket_of(ts, granularity, tz=None):
+    """The start (ms) and text of the bucket holding ``ts``: UTC arithmetic, or the local
+    midnight that begins its day, ISO week (Monday) or month, by zoneinfo."""
+    if tz is None and granularity in GRANULARITY_MS:
+        start = ts - ts % GRANULARITY_MS[granularity]
+        return start, format_bucket(start)
+    zone = ZoneInfo(tz or "UTC")
+    day = datetime.fromtimestamp(ts / 1000, zone).date()
+    if granularity == "week":
+        day -= timedelta(days=day.weekday())
+    if granularity == "month":
+        day = day.replace(day=1)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+    text = midnight.isoformat() if tz else midnight.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return int(midnight.timestamp() * 1000), text
 
 
 def sort_rows(rows, dims):
@@ -509,6 +539,12 @@ def test_union_estimate_of_nothing():
         {"start": "2026-01-31T17:30:00Z", "end": "2026-01-31T19:00:00Z"},
         {"start": "2026-01-31T17:30:30Z", "granularity": "hour"},
         {"limit": 7},
+        {"granularity": "week"},
+        {"granularity": "month", "tz": "Europe/Amsterdam", "group_by": "country"},
+        {"granularity": "day", "tz": "Asia/Kolkata", "start": "2026-01-31T20:00:00Z"},
+        {"metrics": "buyers,orders", "order_by": "-buyers", "limit": 5},
+        {"order_by": "-revenue,country", "limit": 9, "group_by": "country,device"},
+        {"metrics": "average", "order_by": "bucket,-average"},
     ],
 )
 def test_a_reduced_batch_side_merges_like_the_batch_files(events, two_files, params):
@@ -532,3 +568,272 @@ def test_a_reduced_batch_side_holds_one_sketch_per_group(events, two_files):
     expected = expected_rows(events, granularity="day", group_by=())
     assert merged[0]["orders"] == expected[0]["orders"]
     assert abs(merged[0]["buyers"] - expected[0]["buyers"]) <= 0.03 * expected[0]["buyers"]
+
+
+# -- weeks, months and time zones ------------------------------------------------------------
+
+
+def hourly(first, hours, **props):
+    """One purchase per hour from ``first`` (RFC 3339), ``amount`` its hour number."""
+    start = parse_rfc3339(first)
+    return [
+        Event(f"h{first}-{i}", "purchase", start + i * HOUR, {"amount": i, **props})
+        for i in range(hours)
+    ]
+
+
+@pytest.mark.parametrize("granularity", ["week", "month"])
+def test_weeks_and_months_across_a_year_end(tmp_path, granularity):
+    events = make_events(count=1500, span_ms=30 * 24 * HOUR)  # 2026-01-31 onwards
+    rng = random.Random(2)
+    year_end = parse_rfc3339("2026-12-20T00:00:00Z")
+    events += [
+        Event(f"y{i}", "purchase", year_end + rng.randrange(25 * 24 * HOUR), {"country": "NL"})
+        for i in range(500)
+    ]
+    files = [
+        state_file(tmp_path / f"{i}.parquet", SALES, part)
+        for i, part in enumerate(split(events, 2))
+    ]
+    rows = query(files, granularity=granularity, group_by="country")
+    assert sort_rows(rows, ("country",)) == expected_rows(
+        events, granularity=granularity, group_by=("country",)
+    )
+    buckets = sorted({r["bucket"] for r in rows if r["country"] == "NL"})
+    if granularity == "month":
+        assert buckets == ["2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z"]
+    else:
+        assert buckets == [f"{d}T00:00:00Z" for d in ("2026-12-14", "2026-12-21", "2026-12-28")] + [
+            "2027-01-04T00:00:00Z",
+            "2027-01-11T00:00:00Z",
+        ]
+    assert sum(r["orders"] for r in rows) == len(events)
+
+
+@pytest.fixture
+def dst_files(tmp_path):
+    """An hour view (TOTALS) of one purchase per UTC hour over both of Amsterdam's 2026
+    changes of clock: a batch file and a speed file, shared out at random."""
+    events = hourly("2026-03-16T00:00:00Z", 21 * 24) + hourly("2026-10-12T00:00:00Z", 21 * 24)
+    batch, speed = split(events, 2)
+    files = [
+        state_file(tmp_path / "batch.parquet", TOTALS, batch),
+        state_file(tmp_path / "speed.parquet", TOTALS, speed),
+    ]
+    return events, files
+
+
+def test_local_days_of_23_and_25_hours_in_amsterdam(dst_files):
+    events, files = dst_files
+    rows = query(files, view=TOTALS, granularity="day", tz="Europe/Amsterdam")
+    assert rows == expected_rows(events, view=TOTALS, granularity="day", tz="Europe/Amsterdam")
+    by_day = {r["bucket"]: r["orders"] for r in rows}
+    assert by_day["2026-03-28T00:00:00+01:00"] == 24
+    assert by_day["2026-03-29T00:00:00+01:00"] == 23  # clocks go forward at 02:00
+    assert by_day["2026-03-30T00:00:00+02:00"] == 24
+    assert by_day["2026-10-25T00:00:00+02:00"] == 25  # and back at 03:00
+    assert by_day["2026-10-26T00:00:00+01:00"] == 24
+    assert sum(by_day.values()) == len(events)
+
+
+def test_local_weeks_and_months_in_amsterdam(dst_files):
+    events, files = dst_files
+    for granularity in ("week", "month"):
+        rows = query(files, view=TOTALS, granularity=granularity, tz="Europe/Amsterdam")
+        assert rows == expected_rows(
+            events, view=TOTALS, granularity=granularity, tz="Europe/Amsterdam"
+        )
+    weeks = {
+        r["bucket"]: r["orders"]
+        for r in query(files, view=TOTALS, granularity="week", tz="Europe/Amsterdam")
+    }
+    assert weeks["2026-03-23T00:00:00+01:00"] == 7 * 24 - 1
+    assert weeks["2026-10-19T00:00:00+02:00"] == 7 * 24 + 1
+
+
+def test_local_days_select_by_their_start(dst_files):
+    events, files = dst_files
+    start, end = "2026-03-28T12:00:00+01:00", "2026-10-25T00:00:00+02:00"
+    rows = query(files, view=TOTALS, granularity="day", tz="Europe/Amsterdam", start=start, end=end)
+    assert rows[0]["bucket"] == "2026-03-29T00:00:00+01:00"  # the 28th began before start
+    assert rows[-1]["bucket"] == "2026-10-24T00:00:00+02:00"  # end is exclusive
+    assert rows == expected_rows(
+        events,
+        view=TOTALS,
+        granularity="day",
+        tz="Europe/Amsterdam",
+        start=parse_rfc3339("2026-03-28T23:00:00Z"),
+        end=parse_rfc3339(end),
+    )
+
+
+def test_kolkata_days_from_minute_buckets(tmp_path, events):
+    files = [state_file(tmp_path / "m.parquet", SALES, events)]
+    rows = query(files, granularity="day", tz="Asia/Kolkata", group_by="device")
+    assert rows == expected_rows(events, granularity="day", tz="Asia/Kolkata", group_by=("device",))
+    # 17:00-20:00 UTC on 2026-01-31 is 22:30 that day to 01:30 the next in Kolkata
+    assert {r["bucket"] for r in rows} == {"2026-01-31T00:00:00+05:30", "2026-02-01T00:00:00+05:30"}
+
+
+# -- metrics asked for ------------------------------------------------------------------------
+
+
+def test_a_subset_of_metrics(events, two_files):
+    rows = query(two_files, metrics="buyers,revenue", granularity="hour")
+    assert all(list(r) == ["bucket", "country", "device", "revenue", "buyers"] for r in rows)
+    everything = query(two_files, granularity="hour")
+    assert rows == [
+        {k: r[k] for k in ("bucket", "country", "device", "revenue", "buyers")} for r in everything
+    ]
+    expected = expected_rows(events, granularity="hour", metrics=("revenue", "buyers"))
+    assert [
+        {k: v for k, v in r.items() if k != "buyers"} for r in sort_rows(rows, SALES.dimensions)
+    ] == [{k: v for k, v in r.items() if k != "buyers"} for r in expected]
+
+
+def test_a_reduced_side_keeps_only_the_metrics_asked_for(two_files):
+    spec = spec_of(SALES, metrics="orders,buyers")
+    reduced = reduce_states(duckdb.connect(), spec, [two_files[0]])
+    assert reduced.column_names == ["bucket", "country", "device", "orders__count", "buyers__hll"]
+
+
+# -- order_by ---------------------------------------------------------------------------------
+
+
+def ordered(rows, *keys):
+    """``rows`` (in the default order) sorted by ``keys`` (``-`` descending), nulls last."""
+    rows = list(rows)
+    for key in reversed(keys):
+        name, descending = key.removeprefix("-"), key.startswith("-")
+        present = [r for r in rows if r[name] is not None]
+        absent = [r for r in rows if r[name] is None]
+        rows = sorted(present, key=lambda r, n=name: r[n], reverse=descending) + absent
+    return rows
+
+
+@pytest.mark.parametrize(
+    "order_by",
+    [
+        "-orders",
+        "revenue",
+        "-revenue,country",
+        "-average",
+        "device,-smallest",
+        "-bucket",
+        "-country",
+    ],
+)
+def test_order_by_orders_every_row_like_python(events, two_files, order_by):
+    params = {"granularity": "hour", "metrics": "orders,revenue,smallest,average"}
+    rows = query(two_files, order_by=order_by, **params)
+    expected = expected_rows(
+        events, granularity="hour", metrics=("orders", "revenue", "smallest", "average")
+    )
+    assert rows == ordered(expected, *order_by.split(","))
+    assert len(rows) == len(expected)
+
+
+def test_ties_keep_the_order_by_bucket_then_dimensions_and_nulls_come_last(tmp_path):
+    def buy(i, minute, country, amount):
+        props = {"country": country, "device": "web", "amount": amount}
+        return Event(f"t{i}", "purchase", T0 + minute * MINUTE, props)
+
+    events = [
+        buy(0, 1, "FR", 5),
+        buy(1, 0, "FR", 5),  # ties FR's minute 1 on revenue: minute 0 comes first
+        buy(2, 0, "DE", 5),  # and DE before FR in the same minute
+        buy(3, 0, None, 5),  # and a null country after both
+        buy(4, 0, "NL", None),  # a null revenue: last whichever the direction
+        buy(5, 0, "US", 9),
+    ]
+    files = [state_file(tmp_path / "t.parquet", SALES, events)]
+    keys = [
+        (r["bucket"][14:16], r["country"], r["revenue"]) for r in query(files, order_by="-revenue")
+    ]
+    assert keys == [
+        ("00", "US", 9.0),
+        ("00", "DE", 5.0),
+        ("00", "FR", 5.0),
+        ("00", None, 5.0),
+        ("01", "FR", 5.0),
+        ("00", "NL", None),
+    ]
+    keys = [(r["bucket"][14:16], r["country"]) for r in query(files, order_by="revenue")]
+    assert keys == [
+        ("00", "DE"),
+        ("00", "FR"),
+        ("00", None),
+        ("01", "FR"),
+        ("00", "US"),
+        ("00", "NL"),
+    ]
+    keys = [(r["bucket"][14:16], r["country"]) for r in query(files, order_by="-country")]
+    assert keys == [
+        ("00", "US"),
+        ("00", "NL"),
+        ("00", "FR"),
+        ("01", "FR"),
+        ("00", "DE"),
+        ("00", None),
+    ]
+
+
+def test_an_overflowed_sum_orders_as_the_null_it_answers(tmp_path):
+    events = [
+        Event("a", "purchase", T0, {"country": "NL", "device": "web", "amount": 1.5e308}),
+        Event("b", "purchase", T0, {"country": "NL", "device": "web", "amount": 1.5e308}),
+        Event("c", "purchase", T0, {"country": "DE", "device": "web", "amount": 3}),
+        Event("d", "purchase", T0, {"country": "FR", "device": "web", "amount": 5}),
+    ]
+    files = [state_file(tmp_path / "o.parquet", SALES, events)]
+    for order_by, countries in (("-revenue", ["FR", "DE", "NL"]), ("revenue", ["DE", "FR", "NL"])):
+        merged = merge(duckdb.connect(), spec_of(SALES, order_by=order_by), files)
+        assert [r["country"] for r in merged.rows] == countries
+        assert merged.rows[-1]["revenue"] is None
+        assert merged.overflowed == {"revenue": 1, "average": 1}
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4])
+def test_order_by_applies_before_limit_and_truncated_says_what_was_cut(events, two_files, limit):
+    spec = spec_of(SALES, group_by="country", granularity="day", order_by="-orders", limit=limit)
+    merged = merge(duckdb.connect(), spec, two_files)
+    everything = ordered(expected_rows(events, granularity="day", group_by=("country",)), "-orders")
+    assert len(everything) == 4  # DE, FR, US and null
+    assert merged.rows == everything[:limit]
+    assert merged.truncated is (limit < 4)
+
+
+def test_order_by_with_the_row_cap_and_no_limit(events, two_files):
+    spec = spec_of(SALES, max_rows=5, order_by="-orders,-revenue")
+    merged = merge(duckdb.connect(), spec, two_files)
+    assert merged.rows == ordered(expected_rows(events), "-orders", "-revenue")[:5]
+    assert merged.truncated is True
+
+
+def test_order_by_a_distinct_metric_estimates_every_row_first(events, two_files):
+    everything = query(two_files, group_by="country", granularity="hour")
+    for limit in (None, 3):
+        spec = spec_of(
+            SALES, group_by="country", granularity="hour", order_by="-buyers,country", limit=limit
+        )
+        merged = merge(duckdb.connect(), spec, two_files)
+        expected = ordered(everything, "-buyers", "country")
+        assert merged.rows == (expected if limit is None else expected[:limit])
+        assert merged.truncated is (limit is not None)
+    exact = {
+        (r["bucket"], r["country"]): r["buyers"]
+        for r in expected_rows(events, granularity="hour", group_by=("country",))
+    }
+    for row in everything:
+        assert row["buyers"] == pytest.approx(exact[(row["bucket"], row["country"])], rel=0.03)
+
+
+def test_order_by_a_distinct_metric_over_too_many_rows_is_refused(two_files):
+    spec = spec_of(SALES, max_rows=2, order_by="-buyers")  # hundreds of rows, 20 at most
+    with pytest.raises(QueryError) as caught:
+        merge(duckdb.connect(), spec, two_files)
+    assert caught.value.param == "order_by"
+    assert f"more than {ESTIMATE_ORDER_ROWS * 2} rows" in caught.value.message
+    assert "'buyers'" in caught.value.message
+    small = spec_of(SALES, max_rows=2, order_by="-buyers", group_by="", granularity="hour")
+    assert len(merge(duckdb.connect(), small, two_files).rows) == 2  # 3 rows: within the bound

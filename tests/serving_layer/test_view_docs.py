@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from common.model.timeutil import GRANULARITIES
-from common.model.views import parse_catalog
+from common.model.views import Metric, View, parse_catalog
 from serving_layer.main import create_app
+from serving_layer.periods import QUERY_GRANULARITIES
 from serving_layer.query_spec import QueryError
 from serving_layer.settings import ServingSettings
 from serving_layer.view_docs import view_parameters
@@ -35,7 +35,7 @@ def accepted(view, **params) -> bool:
 def test_every_documented_value_is_accepted_and_no_other(view):
     params = view_parameters(view, MAX_ROWS)
     granularities = params["granularity"]["enum"]
-    assert [g for g in GRANULARITIES if accepted(view, granularity=g)] == granularities
+    assert [g for g in QUERY_GRANULARITIES if accepted(view, granularity=g)] == granularities
     assert all(accepted(view, group_by=value) for value in params["group_by"]["enum"])
     assert not accepted(view, group_by="bucket")
     assert params["limit"]["minimum"] == 1 and params["limit"]["maximum"] == MAX_ROWS
@@ -77,3 +77,26 @@ def test_group_by_of_many_dimensions_is_a_pattern_not_every_order():
     assert re.fullmatch(schema["pattern"], "d3,d0,d11")
     assert re.fullmatch(schema["pattern"], "")
     assert not re.fullmatch(schema["pattern"], "d3,bucket")
+
+
+def test_metrics_order_by_tz_and_quantiles_are_documented_as_accepted():
+    sales = CATALOG.get("sales")
+    params = view_parameters(sales, MAX_ROWS)
+    assert params["metrics"]["enum"] == ["orders"]
+    assert not accepted(sales, metrics="")
+    pattern = re.compile(params["order_by"]["pattern"])
+    for value in ("-orders", "bucket,-country", "channel,device,-orders,-bucket"):
+        assert pattern.fullmatch(value) and accepted(sales, order_by=value)
+    assert not pattern.fullmatch("revenue") and not accepted(sales, order_by="revenue")
+    assert "IANA" in params["tz"]["description"]
+    assert accepted(sales, granularity="day", tz="Europe/Amsterdam")
+    quantiles = re.compile(params["quantiles"]["pattern"])
+    assert quantiles.fullmatch("0.5,0.9,.999") and accepted(sales, quantiles="0.5,0.9,.999")
+    assert not quantiles.fullmatch("1.5") and not accepted(sales, quantiles="1.5")
+
+
+def test_an_unorderable_metric_is_left_out_of_the_order_by_pattern():
+    flights = View("flights", "flight", ("origin",), "hour", (Metric("delay", "quantiles", "d"),))
+    pattern = re.compile(view_parameters(flights, MAX_ROWS)["order_by"]["pattern"])
+    assert pattern.fullmatch("-origin,bucket")
+    assert not pattern.fullmatch("delay")

@@ -41,6 +41,10 @@ def spec_of(view: View, max_rows: int = 100_000, **params: Any) -> QuerySpec:
         "filters": [],
         "source": None,
         "limit": None,
+        "metrics": None,
+        "order_by": None,
+        "tz": None,
+        "quantiles": None,
     }
     raw.update(params)
     return parse_query(view, max_rows=max_rows, **raw)
