@@ -133,7 +133,4 @@ def events_by_partition(events: DataFrame) -> dict[int, dict[int, int]]:
 def _aggregates(view: View, metric: Metric) -> list[Column]:
     """Each state column of the metric, aggregated from its input column."""
     source = f"`{input_column(metric)}`" if metric in fed_metrics(view) else "1"
-    return [
-        F.expr(column.part.spark.format(x=source)).alias(column.name)
-        for column in state_columns(metric)
-    ]
+    return [F.expr(column.spark(source)).alias(column.name) for column in state_columns(metric)]

@@ -64,8 +64,17 @@ def main() -> int:
             return 1
         print(f"posted {posted} events to {ingest}/events")
         answer = wait_caught_up(client, serving, "revenue_by_country", {"granularity": "day"})
+        top = client.get(f"{serving}/views/{TOP_QUERY[0]}", params=TOP_QUERY[1]).json()
     _print_table(answer)
+    _print_top(top)
     return 0
+
+
+TOP_QUERY = (
+    "big_orders_by_country",
+    {"granularity": "month", "order_by": "-big_revenue", "limit": "3", "quantiles": "0.5,0.9"},
+)
+"""A filtered view's top 3 countries by revenue from orders of 50 or more, with quantiles."""
 
 
 def _why(exc: httpx.HTTPError, ingest: str, serving: str) -> str:
@@ -124,6 +133,23 @@ def _print_table(answer: dict[str, Any]) -> None:
         print(
             f"{row['bucket']:<22}{row['country'] or '-':<9}{row['orders']:>7}"
             f"{row['revenue'] or 0:>12.2f}{row['average'] or 0:>9.2f}{row['buyers']:>8}"
+        )
+
+
+def _print_top(answer: dict[str, Any]) -> None:
+    if "rows" not in answer:  # a views file without the shipped view
+        return
+    query = "&".join(f"{k}={v}" for k, v in TOP_QUERY[1].items())
+    print(f"\nGET /views/{TOP_QUERY[0]}?{query}\n")
+    print(
+        f"{'month':<22}{'country':<9}{'orders':>7}{'big':>5}{'big revenue':>13}{'p50':>8}{'p90':>8}"
+    )
+    for row in answer["rows"]:
+        amounts = row["amounts"] or {}
+        print(
+            f"{row['bucket']:<22}{row['country'] or '-':<9}{row['orders']:>7}"
+            f"{row['big_orders']:>5}{row['big_revenue'] or 0:>13.2f}"
+            f"{amounts.get('p50', 0):>8.2f}{amounts.get('p90', 0):>8.2f}"
         )
 
 

@@ -9,9 +9,10 @@ from typing import Any, NamedTuple
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from datasketches import hll_sketch, hll_union
+from datasketches import hll_union
 
-from common.model.metric_kinds import BUCKET_COLUMN, HLL_LG_K, KINDS, StateColumn, state_columns
+from common.model.metric_kinds import BUCKET_COLUMN, KINDS, StateColumn, state_columns
+from common.model.sketches import HLL_LG_K, distinct_estimate, quantiles_of
 from common.model.views import Metric, View
 from common.storage.lake_files import duckdb_reading
 from common.storage.state_tables import partial_sql, quote, union_sketch_lists
@@ -111,13 +112,16 @@ def _sort_key(key: OrderKey, row: dict[str, Any]) -> tuple[bool, Any]:
 
 
 def _estimate(spec: QuerySpec, rows: list[dict[str, Any]]) -> None:
-    """Each distinct metric's sketches in ``rows`` replaced by their union's estimate."""
-    distinct = [m.name for m in spec.metrics if KINDS[m.kind].estimated]
-    if distinct:
-        union = hll_union(HLL_LG_K)
-        for row in rows:
-            for name in distinct:
-                row[name] = union_estimate(row[name], union)
+    """Each sketch metric's sketches in ``rows`` replaced by the answer of their union: a
+    distinct count, or the quantiles ``spec.quantiles`` names."""
+    distinct = [m.name for m in spec.metrics if m.kind == "distinct"]
+    quantiles = [m for m in spec.metrics if m.kind == "quantiles"]
+    union = hll_union(HLL_LG_K)
+    for row in rows:
+        for name in distinct:
+            row[name] = distinct_estimate(row[name], union)
+        for metric in quantiles:
+            row[metric.name] = quantiles_of(row[metric.name], spec.quantiles, metric.k)
 
 
 def _null_non_finite(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
@@ -324,17 +328,3 @@ def _default_order(spec: QuerySpec, named: Collection[str]) -> list[str]:
 def _metric_sql(metric: Metric) -> str:
     columns = {c.part.name: quote(c.name) for c in state_columns(metric)}
     return f"{KINDS[metric.kind].finish.format(**columns)} AS {quote(metric.name)}"
-
-
-def union_estimate(sketches: list[bytes] | None, union: hll_union | None = None) -> int:
-    """The distinct count of the union of serialized HLL sketches (``union`` is reused)."""
-    if not sketches:
-        return 0
-    if len(sketches) == 1:
-        return round(hll_sketch.deserialize(sketches[0]).get_estimate())
-    if union is None:
-        union = hll_union(HLL_LG_K)
-    union.reset()
-    for blob in sketches:
-        union.update(hll_sketch.deserialize(blob))
-    return round(union.get_estimate())

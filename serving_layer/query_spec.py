@@ -2,10 +2,10 @@
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import NamedTuple
 
 from common.errors import LambdaError
+from common.model.sketches import quantile_name
 from common.model.timeutil import GRANULARITIES, parse_rfc3339
 from common.model.views import Metric, View
 from serving_layer.periods import (
@@ -123,14 +123,6 @@ def parse_query(
 def bucket_ceiling(ms: int | None, buckets: Buckets) -> int | None:
     """The start of the first bucket that starts at or after ``ms``."""
     return None if ms is None else buckets.ceiling(ms)
-
-
-def quantile_name(fraction: float) -> str:
-    """A quantile's name in an answer: ``p`` and the percentage (0.5: ``p50``, 0.999:
-    ``p99.9``), written from the fraction's shortest decimal form, so no two differ by
-    float noise alone."""
-    percent = Decimal(repr(fraction)).scaleb(2).normalize()
-    return f"p{percent:f}"
 
 
 def _granularity(view: View, raw: str | None) -> str:

@@ -34,7 +34,7 @@ class ViewState:
         key = group_key(self.view, event.ts, props)
         slots = self.groups.get(key)
         if slots is None:
-            slots = self.groups[key] = [c.part.empty() for c in self._columns]
+            slots = self.groups[key] = [c.empty() for c in self._columns]
         inputs = [read(props) for read in self._readers]
         for slot, (fold, metric) in enumerate(self._folds):
             slots[slot] = fold(slots[slot], inputs[metric])
@@ -48,7 +48,7 @@ class ViewState:
             arrays[dim] = pa.array([k[i] for k in keys], pa.string())
         for i, column in enumerate(self._columns):
             values = [r[i] for r in rows]
-            if column.part.arrow == pa.binary():
-                values = [sketch.serialize_compact() for sketch in values]
+            if column.part.sketch is not None:
+                values = [column.part.sketch.serialize(sketch) for sketch in values]
             arrays[column.name] = pa.array(values, column.part.arrow)
         return pa.table(arrays)

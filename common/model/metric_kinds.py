@@ -13,12 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from datasketches import hll_sketch, tgt_hll_type
 
+from common.model.sketches import HLL, HLL_LG_K, KLL, KLL_K, Family
 from common.model.views import Metric, View
-
-HLL_LG_K = 14
-"""log2 of the HLL sketch's buckets: a relative standard error of about 0.8%."""
 
 BUCKET_COLUMN = "bucket"
 SLICE_COLUMNS = ("__generation", "__partition")
@@ -27,29 +24,22 @@ row, so that serving can pair each partition with the batch version its speed st
 (No dimension can take these names: ``__`` is the platform's.)"""
 
 
-def _new_sketch() -> hll_sketch:
-    return hll_sketch(HLL_LG_K, tgt_hll_type.HLL_8)
-
-
-def _fold_sketch(sketch: hll_sketch, value: Any) -> hll_sketch:
-    if value is not None:
-        sketch.update(value)
-    return sketch
-
-
 @dataclass(frozen=True)
 class Part:
     """One stored column of a metric's state.
 
     ``spark`` and ``combine`` are SQL templates over ``{x}``: the metric's input column (Spark
-    aggregates events into a part) and the part's own column (DuckDB combines parts)."""
+    aggregates events into a part) and the part's own column (DuckDB combines parts); ``{k}``
+    is the metric's sketch size. A sketch part (``sketch``) is stored as bytes; DuckDB
+    combines it into a list that ``sketch.union`` unions."""
 
     name: str
     arrow: pa.DataType
-    empty: Callable[[], Any]
+    empty: Callable[[int | None], Any]
     fold: Callable[[Any, Any], Any]
     spark: str
     combine: str
+    sketch: Family | None = None
 
 
 PARTS = {
@@ -58,7 +48,7 @@ PARTS = {
         Part(
             "count",
             pa.int64(),
-            lambda: 0,
+            lambda k: 0,
             lambda s, v: s if v is None else s + 1,
             "count({x})",
             "sum({x})::BIGINT",
@@ -66,7 +56,7 @@ PARTS = {
         Part(
             "sum",
             pa.float64(),
-            lambda: 0.0,
+            lambda k: 0.0,
             lambda s, v: s if v is None else s + v,
             "sum({x})",
             "sum({x})",
@@ -74,7 +64,7 @@ PARTS = {
         Part(
             "n",
             pa.int64(),
-            lambda: 0,
+            lambda k: 0,
             lambda s, v: s if v is None else s + 1,
             "count({x})",
             "sum({x})::BIGINT",
@@ -82,7 +72,7 @@ PARTS = {
         Part(
             "min",
             pa.float64(),
-            lambda: None,
+            lambda k: None,
             lambda s, v: v if v is not None and (s is None or v < s) else s,
             "min({x})",
             "min({x})",
@@ -90,7 +80,7 @@ PARTS = {
         Part(
             "max",
             pa.float64(),
-            lambda: None,
+            lambda k: None,
             lambda s, v: v if v is not None and (s is None or v > s) else s,
             "max({x})",
             "max({x})",
@@ -98,10 +88,20 @@ PARTS = {
         Part(
             "hll",
             pa.binary(),
-            _new_sketch,
-            _fold_sketch,
+            HLL.new,
+            HLL.update,
             f"hll_sketch_agg({{x}}, {HLL_LG_K})",
             "list({x}) FILTER (WHERE {x} IS NOT NULL)",
+            HLL,
+        ),
+        Part(
+            "kll",
+            pa.binary(),
+            KLL.new,
+            KLL.update,
+            "kll_sketch_agg_double({x}, {k})",
+            "list({x}) FILTER (WHERE {x} IS NOT NULL)",
+            KLL,
         ),
     )
 }
@@ -126,21 +126,35 @@ KINDS = {
     "min": Kind(("min",), False, "min({min})"),
     "max": Kind(("max",), False, "max({max})"),
     "distinct": Kind(("hll",), True, "list({hll}) FILTER (WHERE {hll} IS NOT NULL)", True),
+    "quantiles": Kind(("kll",), False, "list({kll}) FILTER (WHERE {kll} IS NOT NULL)", True),
 }
-"""An ``estimated`` kind finishes as the list of sketches to union; serving estimates it."""
+"""An ``estimated`` kind finishes as the list of sketches to union; serving answers from the
+union (``common.model.sketches``)."""
 
 
 @dataclass(frozen=True)
 class StateColumn:
-    """One stored column of a metric's state: ``<metric>__<part>``."""
+    """One stored column of a metric's state: ``<metric>__<part>``, and the metric's sketch
+    size ``k`` (None: the sketch's default)."""
 
     name: str
     part: Part
+    k: int | None = None
+
+    def empty(self) -> Any:
+        return self.part.empty(self.k)
+
+    def spark(self, source: str) -> str:
+        """The Spark SQL aggregating ``source`` (the metric's input) into this column."""
+        k = KLL_K if self.k is None else self.k
+        return self.part.spark.format(x=source, k=k)
 
 
 def state_columns(metric: Metric) -> list[StateColumn]:
     """The state columns of a metric, named ``<metric>__<part>``."""
-    return [StateColumn(f"{metric.name}__{p}", PARTS[p]) for p in KINDS[metric.kind].parts]
+    return [
+        StateColumn(f"{metric.name}__{p}", PARTS[p], metric.k) for p in KINDS[metric.kind].parts
+    ]
 
 
 def view_state_columns(view: View) -> list[StateColumn]:

@@ -17,9 +17,11 @@ from common.model.timeutil import GRANULARITIES
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TYPE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-NUMERIC_KINDS = ("sum", "min", "max", "avg")
+NUMERIC_KINDS = ("sum", "min", "max", "avg", "quantiles")
 FIELD_KINDS = (*NUMERIC_KINDS, "distinct")
 METRIC_KINDS = ("count", *FIELD_KINDS)
+SIZED_KINDS = {"quantiles": (8, 65_535)}
+"""Kinds that take the option ``k`` (their sketch's size), and its range."""
 RESERVED = frozenset({"bucket", "id", "type", "ts"})
 STORAGE_FORMAT = 2
 """Part of every fingerprint: data stored under another format (1: batch views without the
@@ -35,24 +37,34 @@ class Metric:
     kind: str
     field: str | None
     where: Where | None = None
+    k: int | None = None
+    """A sketch's size (``quantiles``); None: the sketch's default."""
 
     @property
     def spec(self) -> str | dict[str, Any]:
         """The metric as views.yaml can write it."""
-        if self.where is None:
+        if self.where is None and self.k is None:
             return self.kind if self.field is None else {self.kind: self.field}
         spec: dict[str, Any] = {"kind": self.kind}
         if self.field is not None:
             spec["field"] = self.field
-        return {**spec, "where": self.where.spec()}
+        return {**spec, **self._options()}
 
     def definition(self) -> list[Any]:
         """What the metric's stored state depends on (unchanged for a metric without
-        ``where``, so that adding the option recomputed no view)."""
+        options, so that adding them recomputed no view)."""
         stored: list[Any] = [self.kind, self.field]
-        if self.where is not None:
-            stored.append({"where": self.where.spec()})
+        if self._options():
+            stored.append(self._options())
         return stored
+
+    def _options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.where is not None:
+            options["where"] = self.where.spec()
+        if self.k is not None:
+            options["k"] = self.k
+        return options
 
 
 @dataclass(frozen=True)
@@ -223,6 +235,16 @@ def _parse_metrics(raw: Any, where: str) -> tuple[Metric, ...]:
     return tuple(_parse_metric(name, spec, where) for name, spec in raw.items())
 
 
+def _sketch_size(options: dict[str, Any], kind: str, where: str) -> int | None:
+    """The option ``k`` of a kind that takes it (taken out of ``options``), validated."""
+    if "k" not in options or kind not in SIZED_KINDS:
+        return None
+    k, (low, high) = options.pop("k"), SIZED_KINDS[kind]
+    if not isinstance(k, int) or isinstance(k, bool) or not low <= k <= high:
+        raise ViewsError(f"{where}.k: expected a whole number from {low} to {high}, got {k!r}")
+    return k
+
+
 def _parse_metric(name: Any, spec: Any, where: str) -> Metric:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name == "bucket" or "__" in name:
         raise ViewsError(
@@ -264,6 +286,7 @@ def _parse_metric(name: Any, spec: Any, where: str) -> Metric:
     if "where" in options:
         path = f"metrics.{name}.where"
         condition = parse_where(options.pop("where"), view, path, FIELD_RE, RESERVED)
+    k = _sketch_size(options, kind, where)
     if options:
         raise ViewsError(f"{where}: unknown option {sorted(options, key=str)[0]!r} for {kind}")
-    return Metric(name, kind, field, condition)
+    return Metric(name, kind, field, condition, k)

@@ -5,13 +5,12 @@ compacts a chain of snapshot files into one. Both use these parts.
 """
 
 from pathlib import Path
-from typing import cast
 
 import duckdb
 import pyarrow as pa
-from datasketches import hll_sketch, hll_union
 
-from common.model.metric_kinds import BUCKET_COLUMN, HLL_LG_K, StateColumn, view_state_columns
+from common.model.metric_kinds import BUCKET_COLUMN, StateColumn, view_state_columns
+from common.model.sketches import union_bytes
 from common.model.views import View
 from common.storage.lake_files import duckdb_reading
 
@@ -26,24 +25,13 @@ def partial_sql(column: StateColumn) -> str:
     return f"{column.part.combine.format(x=name)} AS {name}"
 
 
-def union_bytes(sketches: list[bytes] | None, union: hll_union) -> bytes | None:
-    """The union of serialized sketches, serialized (``union`` is reused)."""
-    if not sketches:
-        return None
-    if len(sketches) == 1:
-        return sketches[0]
-    union.reset()
-    for blob in sketches:
-        union.update(hll_sketch.deserialize(blob))
-    return cast(bytes, union.get_result().serialize_compact())
-
-
 def union_sketch_lists(table: pa.Table, columns: list[StateColumn]) -> pa.Table:
     """Replace each sketch column's lists (as ``partial_sql`` leaves them) by their union."""
-    union = hll_union(HLL_LG_K)
     for column in columns:
-        if column.part.arrow == pa.binary():
-            unioned = [union_bytes(v, union) for v in table.column(column.name).to_pylist()]
+        family = column.part.sketch
+        if family is not None:
+            blobs = table.column(column.name).to_pylist()
+            unioned = [union_bytes(family, v, column.k) for v in blobs]
             index = table.schema.get_field_index(column.name)
             table = table.set_column(index, column.name, pa.array(unioned, pa.binary()))
     return table

@@ -38,6 +38,7 @@ CATALOG = parse_catalog(
                         "vip_low": {"min": "amount", "where": {"vip": True}},
                         "named": {"distinct": "user_id", "where": {"user_id": {"lt": "u2"}}},
                         "unpriced": {"kind": "count", "where": {"amount": {"is_null": True}}},
+                        "amounts": {"quantiles": "amount"},
                     },
                 ),
                 "where": {"country": {"not_in": ["DE"]}, "user": {"ne": "v7"}},

@@ -176,7 +176,9 @@ class GroundTruth:
 
 def _assert_metric(view: str, kind: str, key: tuple, got: Any, want: Any) -> None:
     where = f"{view} {key} {kind}"
-    if want is None or got is None:
+    if kind == "quantiles":
+        _assert_quantiles(where, got, want)
+    elif want is None or got is None:
         assert got == want, f"{where}: served {got}, truth {want}"
     elif kind == "distinct":
         assert abs(got - want) <= 0.03 * want, f"{where}: served {got}, truth {want} (over 3%)"
@@ -185,6 +187,29 @@ def _assert_metric(view: str, kind: str, key: tuple, got: Any, want: Any) -> Non
     else:
         assert got == pytest.approx(want, rel=1e-9, abs=1e-9), (
             f"{where}: served {got}, truth {want}"
+        )
+
+
+QUANTILE_RANK_ERROR = 0.025
+"""The KLL sketch's normalized rank error at k 200 is about 1.65% (99% confidence)."""
+
+
+def _assert_quantiles(where: str, got: Any, values: list[float | None] | None) -> None:
+    """Each served quantile's rank among the group's values is within the sketch's bound of
+    its fraction (the default fractions: p50, p90, p99)."""
+    values = [v for v in values or () if v is not None]
+    if not values:
+        assert got is None, f"{where}: served {got} for a group without values"
+        return
+    assert got is not None and set(got) == {"p50", "p90", "p99"}, f"{where}: served {got}"
+    n = len(values)
+    for name, fraction in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+        value = got[name]
+        below = sum(v < value for v in values) / n
+        at_most = sum(v <= value for v in values) / n
+        assert below - QUANTILE_RANK_ERROR <= fraction <= at_most + QUANTILE_RANK_ERROR, (
+            f"{where}: served {name} {value}, whose rank is {below:.3f}..{at_most:.3f} "
+            f"among {n} values"
         )
 
 
@@ -197,6 +222,7 @@ def _truth_metric(kind: str, field_name: str | None) -> str:
         "max": f"max({column})",
         "avg": f"avg({column})",
         "distinct": f"count(DISTINCT {column})",
+        "quantiles": f"list({column})",  # the values, nulls dropped by _assert_quantiles
     }[kind]
 
 

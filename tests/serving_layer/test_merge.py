@@ -14,10 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from common.model.events import Event
+from common.model.sketches import distinct_estimate
 from common.model.timeutil import GRANULARITY_MS, format_bucket, parse_rfc3339
 from common.model.values import text_of
 from common.model.views import parse_catalog
-from serving_layer.merge import ESTIMATE_ORDER_ROWS, merge, reduce_states, union_estimate
+from serving_layer.merge import ESTIMATE_ORDER_ROWS, merge, reduce_states
 from serving_layer.query_spec import QueryError
 from speed_layer.view_state import ViewState
 from tests.support.shop_views import purchase_view, spec_of
@@ -520,9 +521,9 @@ def test_distinct_of_identical_sets_is_not_doubled(tmp_path):
     assert row["buyers"] == pytest.approx(3_000, rel=0.03)
 
 
-def test_union_estimate_of_nothing():
-    assert union_estimate(None) == 0
-    assert union_estimate([]) == 0
+def test_distinct_estimate_of_nothing():
+    assert distinct_estimate(None) == 0
+    assert distinct_estimate([]) == 0
 
 
 # -- a batch side reduced once, merged with the speed side on every query ------------------

@@ -2,9 +2,10 @@
 
 import pytest
 
+from common.model.sketches import quantile_name
 from common.model.timeutil import parse_rfc3339
 from common.model.views import Metric, View, parse_catalog
-from serving_layer.query_spec import OrderKey, QueryError, quantile_name
+from serving_layer.query_spec import OrderKey, QueryError
 from tests.support.shop_views import purchase_view, spec_of
 
 T0 = 1_769_878_800_000  # 2026-01-31T17:00:00Z

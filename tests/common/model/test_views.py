@@ -46,7 +46,9 @@ def test_repo_views_file_loads():
         None,
         {"amount": {"ge": 50}},
         {"amount": {"ge": 50}},
+        None,
     ]
+    assert big.metrics[-1] == Metric("amounts", "quantiles", "amount")
     pages = catalog.get("page_views_by_page")
     assert pages is not None
     assert pages.event_type == "page_view"
