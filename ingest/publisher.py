@@ -66,12 +66,13 @@ class Publisher:
 
     def _retire(self, producer: KafkaProducer) -> None:
         """Replace ``producer`` for the requests after this one, unless a concurrent request
-        already did; its unfinished sends fail at once (their requests answer 503)."""
+        already did; it is closed in the background (requests still waiting on it answer by
+        their own deadlines)."""
         with self._lock:
             if self._producer is not producer:
                 return
             self._producer = None
-        threading.Thread(target=_close, args=(producer, 0), daemon=True).start()
+        threading.Thread(target=_close, args=(producer, self.ack_timeout_s), daemon=True).start()
 
     def close(self) -> None:
         with self._lock:
@@ -82,6 +83,17 @@ class Publisher:
 
 def _close(producer: KafkaProducer, timeout_s: float) -> None:
     """Close ``producer``, sending what it holds for up to ``timeout_s``; what it could not
-    send was refused to its requests already."""
-    with contextlib.suppress(KafkaError):
+    send was refused to its requests already.
+
+    kafka-python's ``close`` flushes first and gives up when the flush times out (always, for a
+    producer left without a producer id), leaving its network thread running: then its sender
+    is force-closed, which fails what it still holds, and the producer closed again."""
+    try:
         producer.close(timeout=timeout_s)
+    except KafkaError:
+        sender = getattr(producer, "_sender", None)  # kafka-python 3.0.x
+        if sender is not None:
+            sender.force_close()
+            sender.join(timeout_s + 5)
+        with contextlib.suppress(KafkaError):
+            producer.close(timeout=0)

@@ -74,7 +74,8 @@ TOP_QUERY = (
     "big_orders_by_country",
     {"granularity": "month", "order_by": "-big_revenue", "limit": "3", "quantiles": "0.5,0.9"},
 )
-"""A filtered view's top 3 countries by revenue from orders of 50 or more, with quantiles."""
+"""A filtered view's top 3 (month, country) rows by revenue from orders of 50 or more, with
+quantiles of the amounts: the top 3 countries of the month, unless the demo's events span two."""
 
 
 def _why(exc: httpx.HTTPError, ingest: str, serving: str) -> str:

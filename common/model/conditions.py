@@ -7,7 +7,8 @@ null, and every comparison with null is false, except ``is_null: true``.
 How a property compares depends on the operand, read with the functions the metrics use
 (``common.model.values``): against a number, the property's number (a JSON number, or numeric
 text); against text or a boolean, its text (``true``/``false`` for booleans, numbers the Java
-way). ``ne`` and ``not_in`` hold when the property is not null and equals none of them; the
+way). ``ne`` and ``not_in`` hold when the property reads as the operands' type (a number, against
+numbers; else text) and equals none of them, as SQL's ``TRY_CAST(x AS DOUBLE) <> 5`` would; the
 order operators hold when the property reads as the operand's type and compares so.
 """
 
@@ -23,6 +24,8 @@ from common.model.values import Scalar, number_of, text_of
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "is_null")
 ORDERED = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}
 Operand = str | int | float | bool
+EXACT_INTEGERS = 2**53
+"""Numbers compare as 64-bit floats (as metrics read them), exact for integers up to this."""
 
 Props = dict[str, Any]
 Predicate = Callable[[Props], bool]
@@ -128,6 +131,8 @@ def _operand(raw: Any, at: _At) -> Operand:
         raise at.error("null never compares equal (SQL); use {is_null: true}")
     if isinstance(raw, float) and not math.isfinite(raw):
         raise at.error(f"expected a finite number, got {raw!r}")
+    if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) > EXACT_INTEGERS:
+        raise at.error(f"an integer beyond ±2^53 does not compare exactly, got {raw}")
     if not isinstance(raw, str | int | float | bool):
         raise at.error(f"expected a text, number or boolean, got {raw!r}")
     return raw
@@ -170,7 +175,11 @@ def _check(test: Test) -> Predicate:
     if op in ("eq", "in"):
         return lambda props: (value := props.get(prop)) is not None and matches(value)
     if op in ("ne", "not_in"):
-        return lambda props: text_of(value := props.get(prop)) is not None and not matches(value)
+        # Not null as the operands read it: a property that is no number differs from no number.
+        known: Callable[[Scalar], Any] = (
+            number_of if all(_reader(o) is number_of for o in operands) else text_of
+        )
+        return lambda props: known(value := props.get(prop)) is not None and not matches(value)
     assert not isinstance(operand, tuple)
     read, key, compare = _reader(operand), _key(operand), ORDERED[op]
 

@@ -235,13 +235,16 @@ def _parse_metrics(raw: Any, where: str) -> tuple[Metric, ...]:
     return tuple(_parse_metric(name, spec, where) for name, spec in raw.items())
 
 
-def _sketch_size(options: dict[str, Any], kind: str, where: str) -> int | None:
+def _sketch_size(options: dict[str, Any], kind: str, view: str, name: str) -> int | None:
     """The option ``k`` of a kind that takes it (taken out of ``options``), validated."""
     if "k" not in options or kind not in SIZED_KINDS:
         return None
     k, (low, high) = options.pop("k"), SIZED_KINDS[kind]
     if not isinstance(k, int) or isinstance(k, bool) or not low <= k <= high:
-        raise ViewsError(f"{where}.k: expected a whole number from {low} to {high}, got {k!r}")
+        raise ViewsError(
+            f"{view}: field 'metrics.{name}.k': expected a whole number from {low} to {high}, "
+            f"got {k!r}"
+        )
     return k
 
 
@@ -286,7 +289,7 @@ def _parse_metric(name: Any, spec: Any, where: str) -> Metric:
     if "where" in options:
         path = f"metrics.{name}.where"
         condition = parse_where(options.pop("where"), view, path, FIELD_RE, RESERVED)
-    k = _sketch_size(options, kind, where)
+    k = _sketch_size(options, kind, view, name)
     if options:
         raise ViewsError(f"{where}: unknown option {sorted(options, key=str)[0]!r} for {kind}")
     return Metric(name, kind, field, condition, k)

@@ -86,3 +86,9 @@ def test_the_publisher_recovers_from_a_frozen_broker(broker_and_settings) -> Non
         for worker in workers:
             worker.join(30)
         publisher.close()
+    # Every producer it retired was closed, its network thread with it.
+    wait_for(lambda: not producer_threads(), 30, "the retired producers' threads to end")
+
+
+def producer_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("kafka-python-producer")]

@@ -346,6 +346,8 @@ def test_where_changes_the_fingerprint_and_its_absence_does_not():
         ({"sum": "x", "k": 5}, "field 'metrics.m': unknown option 'k' for sum"),
         ({"sum": "x", "where": {"x": {"near": 1}}}, "field 'metrics.m.where.x': unknown operator"),
         ({"kind": "sum"}, "field 'metrics.m': sum needs a property name"),
+        ({"quantiles": "x", "k": 3}, "field 'metrics.m.k': expected a whole number from 8 to"),
+        ({"quantiles": "x", "k": True}, "field 'metrics.m.k': expected a whole number"),
     ],
 )
 def test_an_invalid_metric_names_the_view_the_metric_and_the_reason(metric, reason):
