@@ -138,14 +138,15 @@ def _print_table(answer: dict[str, Any]) -> None:
 
 
 def _print_top(answer: dict[str, Any]) -> None:
-    if "rows" not in answer:  # a views file without the shipped view
-        return
+    rows = answer.get("rows", [])
+    if not rows or not {"big_orders", "big_revenue", "amounts"} <= set(rows[0]):
+        return  # a views file without the shipped view (or not yet answered)
     query = "&".join(f"{k}={v}" for k, v in TOP_QUERY[1].items())
     print(f"\nGET /views/{TOP_QUERY[0]}?{query}\n")
     print(
         f"{'month':<22}{'country':<9}{'orders':>7}{'big':>5}{'big revenue':>13}{'p50':>8}{'p90':>8}"
     )
-    for row in answer["rows"]:
+    for row in rows:
         amounts = row["amounts"] or {}
         print(
             f"{row['bucket']:<22}{row['country'] or '-':<9}{row['orders']:>7}"

@@ -1,6 +1,7 @@
 """A parsed, validated view query (the parameters of GET /views/{name})."""
 
 import math
+import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -25,6 +26,9 @@ UNORDERABLE_KINDS = frozenset({"quantiles", "top"})
 cannot be ordered by them."""
 DEFAULT_QUANTILES = (0.5, 0.9, 0.99)
 MAX_QUANTILES = 20
+FRACTION = r"0?\.[0-9]{0,14}[1-9]0{0,5}"
+"""A fraction the quantiles parameter takes (and its schema says): decimal digits only, at most 15
+up to the last that is not 0, so none reads as 0 or 1 as a float."""
 
 
 class QueryError(LambdaError):
@@ -255,7 +259,7 @@ def _metric(metrics: tuple[Metric, ...], name: str) -> Metric | None:
 
 
 def _quantiles(raw: str | None) -> tuple[float, ...]:
-    """The fractions a quantiles metric answers, in the order asked (names unique)."""
+    """The fractions a quantiles metric answers, in the order first asked."""
     if raw is None:
         return DEFAULT_QUANTILES
     items = _names(raw)
@@ -263,22 +267,21 @@ def _quantiles(raw: str | None) -> tuple[float, ...]:
         raise QueryError("quantiles", "name at least one fraction, such as 0.5,0.9,0.99")
     if len(items) > MAX_QUANTILES:
         raise QueryError("quantiles", f"at most {MAX_QUANTILES} fractions, got {len(items)}")
-    fractions = tuple(_fraction(item) for item in items)
-    names = [quantile_name(f) for f in fractions]
-    if len(set(names)) != len(names):
-        twice = next(n for n in names if names.count(n) > 1)
-        raise QueryError("quantiles", f"{twice} is asked for twice, in {raw!r}")
-    return fractions
+    # A fraction asked for twice (0.5,0.50) is answered once, under its one name.
+    by_name: dict[str, float] = {}
+    for item in items:
+        fraction = _fraction(item)
+        by_name.setdefault(quantile_name(fraction), fraction)
+    return tuple(by_name.values())
 
 
 def _fraction(item: str) -> float:
-    try:
-        fraction = float(item)
-    except ValueError:
-        fraction = math.nan
+    fraction = float(item) if re.fullmatch(FRACTION, item) else math.nan
     if not 0 < fraction < 1:  # NaN fails too
         raise QueryError(
-            "quantiles", f"each must be a fraction between 0 and 1 (exclusive), got {item!r}"
+            "quantiles",
+            f"each must be a fraction between 0 and 1 (exclusive) in decimal digits, such as "
+            f"0.5 or .999, got {item!r}",
         )
     return fraction
 

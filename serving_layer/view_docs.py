@@ -16,7 +16,13 @@ from fastapi.openapi.utils import get_openapi
 from common.model.jsonschema import rfc3339
 from common.model.views import Catalog, View
 from serving_layer.periods import QUERY_GRANULARITIES, coarseness
-from serving_layer.query_spec import DEFAULT_QUANTILES, SOURCES, UNORDERABLE_KINDS
+from serving_layer.query_spec import (
+    DEFAULT_QUANTILES,
+    FRACTION,
+    MAX_QUANTILES,
+    SOURCES,
+    UNORDERABLE_KINDS,
+)
 
 TEMPLATE = "/views/{name}"
 
@@ -119,13 +125,13 @@ def view_parameters(view: View, max_rows: int) -> dict[str, dict[str, Any]]:
         ),
         "order_by": {
             "type": "string",
-            "pattern": f"^-?({orderable})(,-?({orderable}))*$",
+            "pattern": f"^(-?({orderable})(,-?({orderable}))*)?$",  # empty: the default order
             "description": "comma-separated, -name descending: bucket, grouped dimensions or "
             "metrics asked for; applied before limit, then bucket and dimensions; nulls last",
         },
         "quantiles": {
             "type": "string",
-            "pattern": r"^0?\.[0-9]+(,0?\.[0-9]+)*$",
+            "pattern": rf"^{FRACTION}(,{FRACTION}){{0,{MAX_QUANTILES - 1}}}$",
             "description": "comma-separated fractions between 0 and 1 for quantiles metrics "
             f"(default {','.join(map(str, DEFAULT_QUANTILES))})",
         },

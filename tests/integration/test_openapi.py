@@ -50,7 +50,16 @@ def own_pipeline(
         yield handle
 
 
-def schemathesis_run(base_url: str, report: Path, key: str | None = None) -> tuple[dict, str]:
+CROSS_PARAMETER_RULES = "positive_data_acceptance"
+"""Checks skipped for serving: its view queries refuse (422) some combinations of parameters that
+are each schema-valid, by rules an OpenAPI schema cannot state: `order_by` may name only
+dimensions of `group_by`, `tz` needs day or coarser buckets the view's own can make up. Every
+other check runs, and each parameter's own schema (patterns, enums) is still held to."""
+
+
+def schemathesis_run(
+    base_url: str, report: Path, key: str | None = None, exclude: str | None = None
+) -> tuple[dict, str]:
     """`schemathesis run` on a service's /openapi.json; its JSON report and its output."""
     command = [
         sys.executable,
@@ -64,6 +73,7 @@ def schemathesis_run(base_url: str, report: Path, key: str | None = None) -> tup
         "--report=json",
         f"--report-json-path={report}",
         *([f"--header=Authorization: Bearer {key}"] if key else []),
+        *([f"--exclude-checks={exclude}"] if exclude else []),
     ]
     # Run in the report's directory: Schemathesis keeps its example database there.
     env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "PYTHONPATH": str(ROOT)}
@@ -95,7 +105,8 @@ def test_service_keeps_to_its_openapi(own_pipeline, tmp_path, service):
     started = time.monotonic()
     url = own_pipeline.ingest_url if service == "ingest" else own_pipeline.serving_url
     key = ADMIN_KEY if "LAMBDA_ADMIN_KEYS" in own_pipeline.env() else None
-    report, output = schemathesis_run(url, tmp_path / "report.json", key)
+    exclude = CROSS_PARAMETER_RULES if service == "serving" else None
+    report, output = schemathesis_run(url, tmp_path / "report.json", key, exclude)
     took = time.monotonic() - started
     sys.stderr.write(f"schemathesis on {service}: {took:.1f}s\n")
     assert report["failures"] == [], output
