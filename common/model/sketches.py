@@ -39,11 +39,18 @@ def _update(sketch: Any, value: Any) -> Any:
     return sketch
 
 
-def _hll_union(blobs: list[bytes], k: int | None) -> bytes:
-    union = hll_union(HLL_LG_K)
+def _hll_unioned(blobs: list[bytes], union: hll_union | None = None) -> hll_union:
+    """``union`` (reset, or a new one) holding the union of stored HLL sketches."""
+    if union is None:
+        union = hll_union(HLL_LG_K)
+    union.reset()
     for blob in blobs:
         union.update(hll_sketch.deserialize(blob))
-    return bytes(union.get_result().serialize_compact())
+    return union
+
+
+def _hll_union(blobs: list[bytes], k: int | None) -> bytes:
+    return bytes(_hll_unioned(blobs).get_result().serialize_compact())
 
 
 def _kll_new(k: int | None) -> kll_doubles_sketch:
@@ -82,12 +89,7 @@ def distinct_estimate(blobs: list[bytes] | None, union: hll_union | None = None)
         return 0
     if len(blobs) == 1:
         return round(float(hll_sketch.deserialize(blobs[0]).get_estimate()))
-    if union is None:
-        union = hll_union(HLL_LG_K)
-    union.reset()
-    for blob in blobs:
-        union.update(hll_sketch.deserialize(blob))
-    return round(float(union.get_estimate()))
+    return round(float(_hll_unioned(blobs, union).get_estimate()))
 
 
 def quantile_name(fraction: float) -> str:
